@@ -1,0 +1,130 @@
+"""The application factory: the one place where configuration becomes a running broker."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+from pathlib import Path
+
+from flask import Flask
+from flask import Response
+from flask import make_response
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from broker import registry
+from broker.config import Settings
+from broker.context import BrokerContext
+from broker.db import db
+from broker.errors import BrokerError
+from broker.errors import ConfigError
+from broker.flow import Flows
+from broker.state import SqlStateStore
+from broker.web import i18n
+from broker.web import pages
+from broker.web import security
+from broker.web.flow_views import bp as flow_bp
+from broker.web.flow_views import handle_broker_error
+from broker.web.flow_views import handle_http_error
+from broker.web.runtime import Runtime
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings) -> Flask:
+    """Build the broker for ``settings``: database, state, components, pages."""
+    app = Flask("broker", template_folder=str(PROJECT_ROOT / "templates"),
+                static_folder=str(PROJECT_ROOT / "static"), instance_path=str(
+                    settings.instance_path.resolve()))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=settings.flow_lifetime_seconds,
+        WTF_CSRF_SSL_STRICT=False,
+    )
+    if settings.trust_proxy:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app, https=settings.secure_cookies)
+    with app.app_context():
+        db.create_all()
+        context = _context(settings)
+        runtime = Runtime(context=context, connectors={}, frontends={})
+        app.extensions["broker"] = runtime
+        _mount_components(app, runtime, settings)
+        if settings.demo:
+            _mount_demo(app, runtime)
+    app.register_blueprint(flow_bp)
+    app.register_blueprint(pages.bp)
+    app.register_error_handler(BrokerError, handle_broker_error)
+    app.register_error_handler(CSRFError, _handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, _handle_unexpected)
+    return app
+
+
+def _context(settings: Settings) -> BrokerContext:
+    store = SqlStateStore(lambda: db.session)
+    flows = Flows(store, lifetime=settings.flow_lifetime_seconds)
+    return BrokerContext(settings=settings, store=store, flows=flows, session=lambda: db.session)
+
+
+def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:
+    runtime.connectors.update(registry.build(
+        registry.CONNECTORS, "connectors", settings.connectors, runtime.context,
+        ("label", "via", "is_mock", "blueprint", "start")))
+    for name, connector in runtime.connectors.items():
+        if connector.is_mock and not settings.allow_mock_connectors:
+            raise ConfigError(f"connectors.{name}: mock connector refused; set "
+                              "broker.allow_mock_connectors = true only outside production")
+        app.register_blueprint(connector.blueprint, url_prefix=f"/connect/{name}")
+        csrf.exempt(connector.blueprint)
+    runtime.frontends.update(registry.build(
+        registry.FRONTENDS, "frontends", settings.frontends, runtime.context,
+        ("blueprint", "respond", "respond_error")))
+    for frontend in runtime.frontends.values():
+        app.register_blueprint(frontend.blueprint)
+        csrf.exempt(frontend.blueprint)
+
+
+def _mount_demo(app: Flask, runtime: Runtime) -> None:
+    """The mock identity providers and the demo relying parties, for ``broker demo``."""
+    from broker.demo import mount
+
+    mount(app, runtime, csrf)
+
+
+def _engine_options(url: str) -> dict[str, object]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15, "check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
+def _handle_csrf_error(error: CSRFError) -> Response:
+    page = render_template("error.html", error=None, http_error=error, csrf_failed=True,
+                           error_id=secrets.token_hex(6), continuation=None, flow=None)
+    return make_response(page, 400)
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    """A bug: log where it happened (no message, which might hold personal data), show a page."""
+    error_id = secrets.token_hex(6)
+    frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    log.error("error %s: unexpected %s at %s:%s", error_id, type(error).__name__,
+              frame.filename if frame else "?", frame.lineno if frame else "?")
+    page = render_template("error.html", error=None, http_error=None, error_id=error_id,
+                           continuation=None, flow=None)
+    return make_response(page, 500)

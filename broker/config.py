@@ -1,0 +1,185 @@
+"""Configuration: one TOML file, secrets from the environment, checked into typed settings.
+
+::
+
+    [broker]
+    base_url = "https://broker.example.nl"     # required
+    allow_mock_connectors = false              # mock DigiD / eHerkenning refused unless true
+    demo = false                               # mount the mock IdPs and demo relying parties
+    clock_skew_seconds = 60                    # tolerance on SAML time conditions
+    flow_lifetime_seconds = 900                # a login must finish within this
+    database_url = "sqlite:///broker.db"       # or env DATABASE_URL / BROKER_DATABASE_URL
+
+    [connectors.digid]                         # the table key names the instance
+    type = "mock_digid"                        # entry point in group broker.connectors
+    label = "DigiD"                            # other keys are the connector's own options
+
+    [frontends.oidc]
+    type = "oidc"
+
+Secrets never live in the file: ``BROKER_SECRET_KEY`` (else a random key kept in the instance
+folder) and ``DATABASE_URL``. :func:`load_settings` raises :class:`ConfigError` naming the
+dotted key that is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from broker.errors import ConfigError
+
+_BROKER_KEYS = {
+    "base_url": str, "allow_mock_connectors": bool, "demo": bool, "clock_skew_seconds": int,
+    "flow_lifetime_seconds": int, "database_url": str, "trust_proxy": bool,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentSettings:
+    """One configured connector or frontend: instance name, entry-point type, own options."""
+
+    name: str
+    type: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    base_url: str
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    allow_mock_connectors: bool = False
+    demo: bool = False
+    trust_proxy: bool = False
+    clock_skew_seconds: int = 60
+    flow_lifetime_seconds: int = 900
+    connectors: tuple[ComponentSettings, ...] = ()
+    frontends: tuple[ComponentSettings, ...] = ()
+
+    @property
+    def keys_path(self) -> Path:
+        return self.instance_path / "keys"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+def demo_config(base_url: str) -> dict[str, Any]:
+    """The configuration ``broker demo`` runs when given no file."""
+    return {
+        "broker": {"base_url": base_url, "allow_mock_connectors": True, "demo": True},
+        "connectors": {"digid": {"type": "mock_digid", "label": "DigiD"}},
+        "frontends": {"oidc": {"type": "oidc"}, "saml": {"type": "saml_idp"}},
+    }
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_settings(data: Mapping[str, Any], *, instance_path: Path,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Check ``data`` (a parsed TOML document) and the environment into :class:`Settings`."""
+    environ = os.environ if environ is None else environ
+    unknown = set(data) - {"broker", "connectors", "frontends"}
+    if unknown:
+        raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
+    broker = _table(data, "broker")
+    for key, value in broker.items():
+        expected = _BROKER_KEYS.get(key)
+        if expected is None:
+            raise ConfigError(f"broker.{key}: unknown key")
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"broker.{key}: must be {expected.__name__}")
+    base_url = _base_url(broker.get("base_url"))
+    settings = Settings(
+        base_url=base_url,
+        instance_path=instance_path,
+        database_url=_database_url(broker, environ, instance_path),
+        secret_key=environ.get("BROKER_SECRET_KEY") or _instance_secret(instance_path),
+        allow_mock_connectors=broker.get("allow_mock_connectors", False),
+        demo=broker.get("demo", False),
+        trust_proxy=broker.get("trust_proxy", False),
+        clock_skew_seconds=_bounded(broker, "clock_skew_seconds", 60, 0, 300),
+        flow_lifetime_seconds=_bounded(broker, "flow_lifetime_seconds", 900, 60, 3600),
+        connectors=_components(data, "connectors"),
+        frontends=_components(data, "frontends"),
+    )
+    if not settings.connectors:
+        raise ConfigError("connectors: at least one connector is needed")
+    if not settings.frontends:
+        raise ConfigError("frontends: at least one frontend is needed")
+    return settings
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: must be a table")
+    return value
+
+
+def _base_url(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError("broker.base_url: missing")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError("broker.base_url: must be an http(s) URL without query or fragment")
+    return value.rstrip("/")
+
+
+def _bounded(table: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = int(table.get(key, default))
+    if not low <= value <= high:
+        raise ConfigError(f"broker.{key}: must be between {low} and {high}")
+    return value
+
+
+def _database_url(table: Mapping[str, Any], environ: Mapping[str, str], instance: Path) -> str:
+    url = environ.get("BROKER_DATABASE_URL") or environ.get("DATABASE_URL") or table.get(
+        "database_url")
+    if url:
+        return str(url)
+    return f"sqlite:///{(instance / 'broker.db').resolve()}"
+
+
+def _components(data: Mapping[str, Any], section: str) -> tuple[ComponentSettings, ...]:
+    components = []
+    for name, table in _table(data, section).items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{section}.{name}: must be a table")
+        kind = table.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise ConfigError(f"{section}.{name}.type: missing")
+        options = {key: value for key, value in table.items() if key != "type"}
+        components.append(ComponentSettings(name=name, type=kind, options=options))
+    return tuple(components)
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A random secret kept in the instance folder, so restarts keep sessions valid."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value)
+    return value

@@ -1,0 +1,71 @@
+"""What every connector and frontend is built with: settings, state, flows, keys, the clock.
+
+Plain Python: a :class:`BrokerContext` can be built in a test without an app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broker import keys
+from broker.config import Settings
+from broker.db import ServiceRecord
+from broker.db import utcnow
+from broker.flow import Flows
+from broker.services import Service
+from broker.services import ServiceCatalogue
+from broker.state import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """Where the browser goes next: a GET redirect or an auto-submitted POST form.
+
+    Frontends answer relying parties with one; the web layer renders it. This keeps protocol
+    code free of templates and lets an error page offer the same answer behind a button.
+    """
+
+    method: str  #: "GET" | "POST"
+    url: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class BrokerContext:
+    settings: Settings
+    store: StateStore
+    flows: Flows
+    session: Callable[[], Session]
+    clock: Callable[[], datetime] = utcnow
+    _keys: dict[str, keys.KeyPair] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        """An absolute URL on this broker for ``path`` (which starts with a slash)."""
+        return self.settings.base_url + path
+
+    def key(self, name: str, algorithm: str = "rsa") -> keys.KeyPair:
+        """The named key pair from the instance folder, created on first use, parsed once."""
+        if name not in self._keys:
+            self._keys[name] = keys.load_or_create(
+                self.settings.keys_path, name, algorithm=algorithm, common_name=name)
+        return self._keys[name]
+
+    def catalogue(self) -> ServiceCatalogue:
+        rows = self.session().execute(select(ServiceRecord)).scalars()
+        return ServiceCatalogue([service_from_record(row) for row in rows])
+
+
+def service_from_record(row: ServiceRecord) -> Service:
+    return Service(uuid=row.uuid, name=row.name, via=row.via, min_loa=row.min_loa,
+                   accepts=tuple(row.accepts or ()))
+
+
+def options_without(options: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if key not in names}

@@ -1,0 +1,98 @@
+"""The broker's tables (Flask-SQLAlchemy 3, typed declarative models).
+
+Only the models live here; behaviour lives in the modules that own each concept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import JSON
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import MetaData
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EphemeralState(db.Model):  # type: ignore[name-defined,misc]
+    """Short-lived, single-use state: flows, codes, request ids, replay marks."""
+
+    __tablename__ = "ephemeral_state"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class ServiceRecord(db.Model):  # type: ignore[name-defined,misc]
+    """A service of the catalogue (see :mod:`broker.services`)."""
+
+    __tablename__ = "service"
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(20))
+    min_loa: Mapped[str] = mapped_column(String(20))
+    accepts: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class OidcClient(db.Model):  # type: ignore[name-defined,misc]
+    """A relying party registered for the OIDC frontend."""
+
+    __tablename__ = "oidc_client"
+    client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(128))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    claims_profile: Mapped[str] = mapped_column(String(20), default="nlgov")
+    may_receive_bsn: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ServiceProvider(db.Model):  # type: ignore[name-defined,misc]
+    """A SAML service provider registered by its metadata for the SAML IdP frontend."""
+
+    __tablename__ = "service_provider"
+    entity_id: Mapped[str] = mapped_column(String(500), primary_key=True)
+    metadata_xml: Mapped[str] = mapped_column(Text)
+    default_service: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    #: AttributeConsumingServiceIndex (as a string) -> ServiceUUID
+    services_by_index: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class MockAccount(db.Model):  # type: ignore[name-defined,misc]
+    """An account at a mock identity provider (demo only)."""
+
+    __tablename__ = "mock_account"
+    idp: Mapped[str] = mapped_column(String(40), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    identifier: Mapped[str] = mapped_column(String(64))  #: BSN (DigiD)
+    level: Mapped[str] = mapped_column(String(20))  #: normalised level of the account
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

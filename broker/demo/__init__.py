@@ -1,0 +1,26 @@
+"""The demo: mock identity providers and demo relying parties inside the broker's process.
+
+Mounted only when ``broker.demo = true``; everything here is for people trying the broker.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from broker.db import db
+from broker.demo.seed import seed
+from broker.web.runtime import Runtime
+
+
+def mount(app: Flask, runtime: Runtime, csrf: CSRFProtect) -> None:
+    from broker.demo import oidc_rp
+    from broker.demo import saml_sp
+    from broker.demo import views
+    from broker.mock_idp.digid import create_mock_digid
+
+    seed(db.session)
+    app.register_blueprint(create_mock_digid(runtime.context, csrf))
+    app.register_blueprint(views.bp)
+    app.register_blueprint(oidc_rp.create_blueprint(runtime.context, csrf))
+    app.register_blueprint(saml_sp.create_blueprint(runtime.context, csrf))

@@ -1,0 +1,129 @@
+"""The broker's one error tree. Each class knows how to answer in every protocol.
+
+::
+
+    BrokerError                        public_message, http_status, oidc_error, saml_status
+    ├── ConfigError                    start-up only; names the bad key
+    ├── FlowError                      no, expired, foreign or replayed flow step
+    ├── RequestError                   the relying party's request is invalid
+    │   ├── UnknownRequesterError      unknown client / SP: never answer back to it
+    │   ├── UnknownServiceError        the requested service is not in the catalogue
+    │   └── InsufficientLoaError       the service needs more assurance than was reached
+    ├── UpstreamError                  the connector could not obtain a usable identity
+    │   ├── UpstreamCancelledError     the person cancelled at the identity provider
+    │   └── UpstreamResponseError      bad signature, audience, InResponseTo, time, replay
+    └── RepresentationError            the person may not act as asked
+
+``public_message`` is shown to a person (Dutch, then English); ``detail`` is for the log and
+must never hold personal data. Nothing in this module imports Flask.
+"""
+
+from __future__ import annotations
+
+SAML_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
+SAML_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
+SAML_AUTHN_FAILED = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"
+SAML_NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
+SAML_REQUEST_DENIED = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
+SAML_REQUEST_UNSUPPORTED = "urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported"
+
+
+class InputError(ValueError):
+    """An administrator's or person's input is refused; the message says why, for them to read.
+
+    Not part of the protocol tree: raised by registrations, imports and forms, before anything
+    is changed.
+    """
+
+
+class BrokerError(Exception):
+    """Base class. Subclasses set the class attributes; ``detail`` goes to the log only."""
+
+    public_message_nl: str = "Er ging iets mis bij het inloggen."
+    public_message_en: str = "Something went wrong while logging in."
+    http_status: int = 400
+    oidc_error: str = "server_error"
+    saml_status: tuple[str, str | None] = (SAML_RESPONDER, None)
+
+    def __init__(self, detail: str = "", *, public_nl: str | None = None,
+                 public_en: str | None = None) -> None:
+        super().__init__(detail or self.__class__.__name__)
+        self.detail = detail
+        if public_nl is not None:
+            self.public_message_nl = public_nl
+        if public_en is not None:
+            self.public_message_en = public_en
+
+
+class ConfigError(BrokerError):
+    http_status = 500
+    public_message_nl = "De broker is niet goed ingesteld."
+    public_message_en = "The broker is not configured correctly."
+
+
+class FlowError(BrokerError):
+    public_message_nl = (
+        "Deze inlogpoging is verlopen of al afgerond. Ga terug naar de dienst en begin opnieuw."
+    )
+    public_message_en = (
+        "This login attempt has expired or was already completed. "
+        "Go back to the service and start again."
+    )
+
+
+class RequestError(BrokerError):
+    oidc_error = "invalid_request"
+    saml_status = (SAML_REQUESTER, None)
+    public_message_nl = "De dienst stuurde een ongeldig inlogverzoek."
+    public_message_en = "The service sent an invalid login request."
+
+
+class UnknownRequesterError(RequestError):
+    oidc_error = "invalid_client"
+    public_message_nl = "De dienst die u hierheen stuurde is bij ons niet bekend."
+    public_message_en = "The service that sent you here is not known to us."
+
+
+class UnknownServiceError(RequestError):
+    oidc_error = "invalid_scope"
+    saml_status = (SAML_REQUESTER, SAML_REQUEST_UNSUPPORTED)
+    public_message_nl = "De gevraagde dienst is bij ons niet bekend."
+    public_message_en = "The requested service is not known to us."
+
+
+class InsufficientLoaError(RequestError):
+    http_status = 403
+    oidc_error = "access_denied"
+    saml_status = (SAML_RESPONDER, SAML_NO_AUTHN_CONTEXT)
+    public_message_nl = (
+        "Uw inlogmiddel heeft een te laag betrouwbaarheidsniveau voor deze dienst."
+    )
+    public_message_en = "Your login method's level of assurance is too low for this service."
+
+
+class UpstreamError(BrokerError):
+    http_status = 502
+    oidc_error = "access_denied"
+    saml_status = (SAML_RESPONDER, SAML_AUTHN_FAILED)
+    public_message_nl = "Inloggen is niet gelukt."
+    public_message_en = "Logging in did not succeed."
+
+
+class UpstreamCancelledError(UpstreamError):
+    http_status = 400
+    public_message_nl = "U heeft het inloggen geannuleerd."
+    public_message_en = "You cancelled logging in."
+
+
+class UpstreamResponseError(UpstreamError):
+    http_status = 400
+    public_message_nl = "Het antwoord van het inlogmiddel kon niet worden gecontroleerd."
+    public_message_en = "The answer from the login service could not be verified."
+
+
+class RepresentationError(BrokerError):
+    http_status = 403
+    oidc_error = "access_denied"
+    saml_status = (SAML_RESPONDER, SAML_REQUEST_DENIED)
+    public_message_nl = "U mag niet namens deze partij inloggen voor deze dienst."
+    public_message_en = "You may not log in on behalf of this party for this service."

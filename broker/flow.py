@@ -1,0 +1,154 @@
+"""One login in progress, kept server-side, and the transitions it may make.
+
+::
+
+    started ──► upstream ──► authenticated ──► completed
+                   (connector)     │  (chooser, when there is a choice)
+                                   └──► chosen ──► completed
+
+A flow lives in a :class:`~broker.state.StateStore` under an unguessable id, is bound to the
+browser that began it, expires, and is consumed by :meth:`Flows.complete`: replaying any step
+afterwards raises :class:`~broker.errors.FlowError`. Connectors and frontends call these
+transitions; they never call each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Any
+
+from broker.db import utcnow
+from broker.errors import FlowError
+from broker.errors import UpstreamResponseError
+from broker.identity import Identity
+from broker.state import StateStore
+
+STARTED = "started"
+UPSTREAM = "upstream"
+AUTHENTICATED = "authenticated"
+CHOSEN = "chosen"
+
+
+@dataclass(kw_only=True)
+class Flow:
+    """The server-side record of one login. Only ``id`` ever reaches the browser."""
+
+    id: str
+    browser: str  #: digest of the browser-binding cookie that began the flow
+    frontend: str  #: frontend instance name that answers the relying party
+    requester: str  #: OIDC client_id or SAML SP entity id
+    requester_name: str  #: for pages: which service sent the person here
+    service: str  #: ServiceUUID asked for
+    min_loa: str  #: the level the login must reach (service's minimum or higher if asked)
+    return_to: str  #: validated return address (redirect_uri or ACS URL)
+    request: dict[str, Any] = field(default_factory=dict)  #: frontend's own data to answer
+    upstream_hint: str | None = None  #: connector name the request asked for, if any
+    connector: str | None = None
+    upstream_request_id: str | None = None
+    identity: dict[str, Any] | None = None
+    options: list[dict[str, Any]] = field(default_factory=list)
+    state: str = STARTED
+    created_at: str = ""
+
+    def get_identity(self) -> Identity:
+        if self.identity is None:
+            raise FlowError("flow has no identity yet")
+        return Identity.from_dict(self.identity)
+
+
+def browser_digest(binding: str) -> str:
+    """What a flow stores of the browser-binding cookie (never the cookie itself)."""
+    return hashlib.sha256(binding.encode()).hexdigest()
+
+
+class Flows:
+    """Creates, loads and moves flows; the only code that changes a flow's state."""
+
+    def __init__(self, store: StateStore, *, lifetime: int,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
+        self._lifetime = lifetime
+        self._clock = clock
+
+    def start(self, *, browser_binding: str, **fields: Any) -> Flow:
+        flow = Flow(id=secrets.token_urlsafe(32), browser=browser_digest(browser_binding),
+                    created_at=self._clock().isoformat(), **fields)
+        self._save(flow)
+        return flow
+
+    def load(self, flow_id: str, browser_binding: str | None, *expected: str) -> Flow:
+        """The flow ``flow_id`` if this browser began it and it is in one of ``expected``."""
+        data = self._store.get(_key(flow_id)) if _plausible(flow_id) else None
+        if data is None:
+            raise FlowError("unknown or expired flow")
+        flow = Flow(**data)
+        if browser_binding is None or not hmac.compare_digest(
+                flow.browser, browser_digest(browser_binding)):
+            raise FlowError("flow does not belong to this browser")
+        if expected and flow.state not in expected:
+            raise FlowError(f"flow step out of order: state {flow.state}")
+        return flow
+
+    def upstream_started(self, flow: Flow, connector: str, request_id: str) -> None:
+        """Record the upstream request; its id later finds the flow (single use)."""
+        flow.connector, flow.upstream_request_id, flow.state = connector, request_id, UPSTREAM
+        self._save(flow)
+        self._store.put(_request_key(connector, request_id), {"flow": flow.id}, self._lifetime)
+
+    def claim_upstream_response(self, connector: str, in_response_to: str | None) -> Flow:
+        """The flow whose upstream request this answers; a second claim of it fails."""
+        if not in_response_to:
+            raise UpstreamResponseError("response without InResponseTo (unsolicited)")
+        mark = self._store.take(_request_key(connector, in_response_to))
+        if mark is None:
+            raise UpstreamResponseError("InResponseTo unknown, expired or already used")
+        data = self._store.get(_key(mark["flow"]))
+        if data is None:
+            raise FlowError("flow expired while at the identity provider")
+        flow = Flow(**data)
+        if flow.state != UPSTREAM or flow.connector != connector or (
+                flow.upstream_request_id != in_response_to):
+            raise UpstreamResponseError("response does not answer this flow's request")
+        return flow
+
+    def authenticated(self, flow: Flow, identity: Identity) -> None:
+        flow.identity, flow.state = identity.to_dict(), AUTHENTICATED
+        self._save(flow)
+
+    def offer(self, flow: Flow, options: list[dict[str, Any]]) -> None:
+        flow.options = options
+        self._save(flow)
+
+    def chosen(self, flow: Flow, identity: Identity) -> None:
+        flow.identity, flow.state = identity.to_dict(), CHOSEN
+        self._save(flow)
+
+    def complete(self, flow: Flow) -> None:
+        """Consume the flow: exactly one caller completes it; any replay gets FlowError."""
+        if self._store.take(_key(flow.id)) is None:
+            raise FlowError("flow already completed")
+
+    def fail(self, flow: Flow) -> None:
+        self._store.delete(_key(flow.id))
+
+    def _save(self, flow: Flow) -> None:
+        self._store.put(_key(flow.id), asdict(flow), self._lifetime)
+
+
+def _key(flow_id: str) -> str:
+    return f"flow:{flow_id}"
+
+
+def _request_key(connector: str, request_id: str) -> str:
+    return f"upstream-request:{connector}:{request_id}"
+
+
+def _plausible(flow_id: str) -> bool:
+    return 20 <= len(flow_id) <= 64 and flow_id.replace("-", "").replace("_", "").isalnum()

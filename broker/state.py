@@ -1,0 +1,109 @@
+"""Short-lived state with expiry and single use: flows, authorization codes, request ids,
+replay marks.
+
+:class:`StateStore` is the interface; :class:`SqlStateStore` keeps the state in the broker's
+database, so that single use holds across processes sharing that database. Every operation is
+one statement or one guarded delete, so two processes racing for the same key see exactly one
+winner.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Protocol
+
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from broker.db import EphemeralState
+from broker.db import utcnow
+
+
+class StateStore(Protocol):
+    def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
+        """Store ``value`` under ``key`` for ``ttl`` seconds, replacing what was there."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The live value under ``key``, or None when absent or expired."""
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        """Remove and return the live value: of two concurrent callers, only one gets it."""
+
+    def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
+        """Store only when ``key`` holds nothing live; True when this call stored it."""
+
+    def delete(self, key: str) -> None: ...
+
+
+class SqlStateStore:
+    """A :class:`StateStore` on the broker's SQL database."""
+
+    def __init__(self, session: Callable[[], Session],
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._session = session
+        self._clock = clock
+
+    def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
+        session = self._session()
+        session.merge(EphemeralState(key=key, value=json.dumps(value),
+                                     expires_at=self._expiry(ttl)))
+        session.commit()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self._session().execute(
+            select(EphemeralState.value, EphemeralState.expires_at)
+            .where(EphemeralState.key == key)
+        ).first()
+        if row is None or _aware(row.expires_at) <= self._clock():
+            return None
+        return json.loads(row.value)  # type: ignore[no-any-return]
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        session = self._session()
+        result = session.execute(delete(EphemeralState).where(EphemeralState.key == key))
+        session.commit()
+        return value if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+    def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
+        session = self._session()
+        now = self._clock()
+        session.execute(delete(EphemeralState).where(
+            EphemeralState.key == key, EphemeralState.expires_at <= now))
+        session.add(EphemeralState(key=key, value=json.dumps(value), expires_at=self._expiry(ttl)))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        session = self._session()
+        session.execute(delete(EphemeralState).where(EphemeralState.key == key))
+        session.commit()
+
+    def purge_expired(self) -> int:
+        session = self._session()
+        result = session.execute(
+            delete(EphemeralState).where(EphemeralState.expires_at <= self._clock()))
+        session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _expiry(self, ttl: int) -> datetime:
+        return self._clock() + timedelta(seconds=ttl)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes even for timezone-aware columns; they are UTC."""
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""The broker's own pages and browser plumbing: flows, errors, language, security headers."""

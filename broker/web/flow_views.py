@@ -1,0 +1,165 @@
+"""The broker's steps between frontend and connector: choose the upstream, check the result,
+answer the relying party. Also the one error handler for every :class:`BrokerError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import g
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from werkzeug.exceptions import HTTPException
+
+from broker import loa
+from broker.context import Continuation
+from broker.errors import BrokerError
+from broker.errors import FlowError
+from broker.errors import InsufficientLoaError
+from broker.errors import UpstreamCancelledError
+from broker.flow import AUTHENTICATED
+from broker.flow import STARTED
+from broker.flow import UPSTREAM
+from broker.flow import Flow
+from broker.identity import Identity
+from broker.services import Service
+from broker.web import security
+from broker.web.runtime import runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("flow", __name__, url_prefix="/flow")
+
+
+# -- called by frontends and connectors ------------------------------------------------------
+
+
+def begin(*, frontend: str, requester: str, requester_name: str, service: Service, min_loa: str,
+          return_to: str, request_data: dict[str, Any], upstream_hint: str | None = None) -> Response:
+    """Start a flow for a validated request and send the browser on to authenticate."""
+    rt = runtime()
+    binding = security.browser_binding() or security.new_binding()
+    flow = rt.context.flows.start(
+        browser_binding=binding, frontend=frontend, requester=requester,
+        requester_name=requester_name, service=service.uuid,
+        min_loa=loa.highest([service.min_loa, min_loa]) or service.min_loa,
+        return_to=return_to, request=request_data, upstream_hint=upstream_hint)
+    g.broker_flow = flow
+    log.info("flow %s started by %s for service %s", _short(flow.id), requester, service.uuid)
+    eligible = _eligible_connectors(service)
+    chosen = [name for name in eligible if name == upstream_hint] or (
+        eligible if len(eligible) == 1 else [])
+    if chosen:
+        response = make_response(rt.connectors[chosen[0]].start(flow))
+    else:
+        response = redirect(url_for("flow.upstream", flow_id=flow.id), 303)
+    security.ensure_browser_binding(response, binding, secure=rt.context.settings.secure_cookies)
+    return response
+
+
+def claimed(flow: Flow) -> None:
+    """Tell the error handler which flow a cross-site callback belongs to."""
+    g.broker_flow = flow
+
+
+def authenticated(flow: Flow, identity: Identity) -> Response:
+    """A connector verified the upstream answer: record it, continue in this browser."""
+    runtime().context.flows.authenticated(flow, identity)
+    log.info("flow %s authenticated via %s at %s", _short(flow.id), identity.connector,
+             identity.loa)
+    return redirect(url_for("flow.resume", flow_id=flow.id), 303)
+
+
+# -- the broker's own steps ------------------------------------------------------------------
+
+
+@bp.route("/<flow_id>/upstream", methods=["GET", "POST"])
+def upstream(flow_id: str) -> Any:
+    rt = runtime()
+    flow = _load(flow_id, STARTED, UPSTREAM)
+    service = rt.context.catalogue().get(flow.service)
+    eligible = _eligible_connectors(service)
+    if request.method == "POST":
+        choice = request.form.get("connector", "")
+        if choice not in eligible:
+            abort(400)
+        return rt.connectors[choice].start(flow)
+    return render_template(
+        "flow/upstream.html", flow=flow, service=service,
+        connectors=[rt.connectors[name] for name in eligible])
+
+
+@bp.get("/<flow_id>/continue")
+def resume(flow_id: str) -> Any:
+    rt = runtime()
+    flow = _load(flow_id, AUTHENTICATED)
+    identity = flow.get_identity()
+    if not loa.meets(identity.loa, flow.min_loa):
+        raise InsufficientLoaError(f"reached {identity.loa}, needs {flow.min_loa}")
+    return finish(flow, identity)
+
+
+def finish(flow: Flow, identity: Identity) -> Response:
+    """Consume the flow and carry ``identity`` to the relying party."""
+    rt = runtime()
+    rt.context.flows.complete(flow)
+    log.info("flow %s completed for %s", _short(flow.id), flow.requester)
+    return render_continuation(rt.frontends[flow.frontend].respond(identity, flow))
+
+
+def render_continuation(continuation: Continuation) -> Response:
+    if continuation.method == "GET":
+        return redirect(continuation.url, 303)
+    return make_response(render_template("flow/post.html", continuation=continuation))
+
+
+def _load(flow_id: str, *states: str) -> Flow:
+    flow = runtime().context.flows.load(flow_id, security.browser_binding(), *states)
+    g.broker_flow = flow
+    return flow
+
+
+def _eligible_connectors(service: Service) -> list[str]:
+    return [name for name, connector in runtime().connectors.items() if connector.via == service.via]
+
+
+def _short(flow_id: str) -> str:
+    """Enough of a flow id to follow it in the log, too little to use it."""
+    return flow_id[:8]
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def handle_broker_error(error: BrokerError) -> Response:
+    """Answer any BrokerError: the relying party's protocol error where its return address is
+    known and validated, and always a clear page with an error id for the person."""
+    error_id = secrets.token_hex(6)
+    flow: Flow | None = g.get("broker_flow")
+    log.warning("error %s: %s: %s (flow %s)", error_id, type(error).__name__, error.detail,
+                _short(flow.id) if flow else "-")
+    continuation = None
+    if flow is not None and not isinstance(error, FlowError):
+        rt = runtime()
+        frontend = rt.frontends.get(flow.frontend)
+        if frontend is not None:
+            continuation = frontend.respond_error(error, flow)
+            rt.context.flows.fail(flow)
+    if continuation is not None and isinstance(error, UpstreamCancelledError):
+        return render_continuation(continuation)
+    page = render_template("error.html", error=error, error_id=error_id,
+                           continuation=continuation, flow=flow)
+    return make_response(page, error.http_status)
+
+
+def handle_http_error(error: HTTPException) -> Response:
+    page = render_template("error.html", error=None, http_error=error,
+                           error_id=secrets.token_hex(6), continuation=None, flow=None)
+    return make_response(page, error.code or 500)

@@ -1,0 +1,44 @@
+"""Dutch first, English on request: ``?lang=en`` sets a cookie that later pages follow.
+
+Pages are short and bilingual text sits side by side in templates as ``t("…nl…", "…en…")``,
+so a translator sees both at once; no message catalogue to compile.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import request
+
+LANGUAGES = ("nl", "en")
+COOKIE = "broker_lang"
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_choose_language)
+    app.after_request(_remember_language)
+    app.jinja_env.globals["t"] = translate
+    app.jinja_env.globals["lang"] = current_language
+
+
+def current_language() -> str:
+    return str(g.get("lang", "nl"))
+
+
+def translate(nl: str, en: str) -> str:
+    return en if current_language() == "en" else nl
+
+
+def _choose_language() -> None:
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        g.lang, g.lang_changed = asked, True
+    else:
+        g.lang = request.cookies.get(COOKIE) if request.cookies.get(COOKIE) in LANGUAGES else "nl"
+
+
+def _remember_language(response: Response) -> Response:
+    if g.get("lang_changed"):
+        response.set_cookie(COOKIE, g.lang, max_age=365 * 86400, samesite="Lax", httponly=True)
+    return response
