@@ -1,0 +1,179 @@
+"""The ``broker`` command: run the demo, check a config, register relying parties.
+
+Every command that changes data acts on an instance folder (``--instance``, default
+``./instance``), the same one a running ``broker demo`` uses, so a tester can register a client
+while the demo runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from broker.config import Settings
+from broker.config import demo_config
+from broker.config import load_settings
+from broker.config import read_file
+from broker.errors import ConfigError
+from broker.errors import InputError
+
+_instance_option = click.option(
+    "--instance", "instance", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("instance"), show_default=True, help="Instance folder: database, keys.")
+_config_option = click.option(
+    "--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get("BROKER_CONFIG"),
+    help="TOML config file (or BROKER_CONFIG). Without one, the demo config is used.")
+
+
+@click.group()
+def main() -> None:
+    """An identity broker for logging in on behalf of someone else."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@_instance_option
+@_config_option
+def demo(host: str, port: int, instance: Path, config: Path | None) -> None:
+    """Run the broker with mock DigiD and demo relying parties in one process."""
+    settings = _settings(config, instance, base_url=f"http://{_url_host(host)}:{port}")
+    app = _app_or_exit(settings)
+    click.echo(f"Broker demo on {settings.base_url}  (instance: {instance.resolve()})")
+    click.echo(f"  demo service:   {settings.base_url}/demo/")
+    click.echo(f"  OIDC discovery: {settings.base_url}/.well-known/openid-configuration")
+    click.echo(f"  SAML metadata:  {settings.base_url}/saml/idp/metadata")
+    click.echo("  accounts: jan, fatima, pieter, henk, noor; password 'demo'; "
+               "TOTP secret JBSWY3DPEHPK3PXP")
+    app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+@main.command("check-config")
+@_instance_option
+@_config_option
+def check_config(instance: Path, config: Path | None) -> None:
+    """Validate a config file and every component it names; name the first bad key."""
+    if config is None:
+        raise click.UsageError("give --config FILE or set BROKER_CONFIG")
+    settings = _settings(config, instance)
+    _app_or_exit(settings)
+    click.echo(f"{config}: OK ({len(settings.connectors)} connector(s), "
+               f"{len(settings.frontends)} frontend(s))")
+
+
+@main.group()
+def clients() -> None:
+    """OpenID Connect relying parties."""
+
+
+@clients.command("add")
+@click.option("--client-id", required=True)
+@click.option("--redirect-uri", "redirect_uris", required=True, multiple=True,
+              help="Exact redirect URI; repeat for several.")
+@click.option("--secret", default=None, help="At least 32 characters; generated when omitted.")
+@click.option("--claims", "claims_profile", type=click.Choice(["nlgov", "act"]), default="nlgov",
+              show_default=True, help="nlgov: sub acts, 'represents' nests; act: RFC 8693.")
+@click.option("--bsn", "may_receive_bsn", is_flag=True, help="This client may receive the BSN.")
+@_instance_option
+@_config_option
+def clients_add(client_id: str, redirect_uris: tuple[str, ...], secret: str | None,
+                claims_profile: str, may_receive_bsn: bool, instance: Path,
+                config: Path | None) -> None:
+    """Register (or update) an OIDC client."""
+    from broker.frontends.oidc.clients import register_client
+
+    def register(session: Any) -> None:
+        generated = register_client(
+            session, client_id=client_id, redirect_uris=list(redirect_uris), secret=secret,
+            claims_profile=claims_profile, may_receive_bsn=may_receive_bsn)
+        click.echo(f"client {client_id} registered ({claims_profile}"
+                   f"{', may receive the BSN' if may_receive_bsn else ''})")
+        if generated:
+            click.echo(f"client secret (shown once): {generated}")
+
+    _with_database(instance, config, register)
+
+
+@main.group("sp")
+def service_providers() -> None:
+    """SAML service providers."""
+
+
+@service_providers.command("add")
+@click.option("--metadata", "source", required=True, help="Metadata file path or http(s) URL.")
+@click.option("--service", default=None, help="Default ServiceUUID for this SP.")
+@_instance_option
+@_config_option
+def sp_add(source: str, service: str | None, instance: Path, config: Path | None) -> None:
+    """Register (or replace) a SAML service provider by its metadata."""
+    from broker.context import service_from_record
+    from broker.db import ServiceRecord
+    from broker.frontends.saml_idp.providers import load_metadata
+    from broker.frontends.saml_idp.providers import register_service_provider
+    from broker.services import ServiceCatalogue
+
+    def register(session: Any) -> None:
+        catalogue = ServiceCatalogue([service_from_record(row)
+                                      for row in session.query(ServiceRecord).all()])
+        provider = register_service_provider(
+            session, metadata=load_metadata(source), service=service, catalogue=catalogue)
+        click.echo(f"service provider {provider.entity_id} registered "
+                   f"(default service {provider.default_service or '-'}, "
+                   f"{len(provider.services_by_index)} indexed service(s))")
+
+    _with_database(instance, config, register)
+
+
+def _settings(config: Path | None, instance: Path, base_url: str | None = None) -> Settings:
+    try:
+        data = read_file(config) if config else demo_config(base_url or "http://127.0.0.1:5000")
+        if config and base_url:
+            data.setdefault("broker", {}).setdefault("base_url", base_url)
+        return load_settings(data, instance_path=instance)
+    except ConfigError as exc:
+        _fail(f"config error: {exc}")
+
+
+def _app_or_exit(settings: Settings) -> Flask:
+    from broker.app import create_app
+
+    try:
+        return create_app(settings)
+    except ConfigError as exc:
+        _fail(f"config error: {exc}")
+
+
+def _with_database(instance: Path, config: Path | None, action: Callable[[Any], None]) -> None:
+    """Run ``action(session)`` against the instance's database, reporting InputError plainly."""
+    from broker.db import db
+    from broker.demo.seed import seed
+
+    settings = _settings(config, instance)
+    app = Flask("broker-admin", instance_path=str(settings.instance_path.resolve()))
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings.database_url
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+        if config is None:  # the demo instance: its catalogue exists from the first command on
+            seed(db.session)
+        try:
+            action(db.session)
+        except InputError as exc:
+            db.session.rollback()
+            _fail(f"refused: {exc}")
+
+
+def _url_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+
+
+def _fail(message: str) -> Any:
+    click.echo(message, err=True)
+    sys.exit(1)

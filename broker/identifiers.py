@@ -1,0 +1,49 @@
+"""Dutch identifiers and their checks (reference/dutch-mandates.md section 6).
+
+BSN and RSIN: nine digits passing the 11-test (weights 9..2 and -1), never all zeros.
+KvK number: exactly eight digits, no check digit. Branch number: exactly twelve digits.
+"""
+
+from __future__ import annotations
+
+from broker.errors import InputError
+
+_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+
+
+def passes_eleven_test(value: str) -> bool:
+    if len(value) != 9 or not value.isdigit():
+        return False
+    total = sum(int(digit) * weight for digit, weight in zip(value, _WEIGHTS, strict=True))
+    return total % 11 == 0 and total != 0
+
+
+def is_bsn(value: str) -> bool:
+    return passes_eleven_test(value)
+
+
+def is_rsin(value: str) -> bool:
+    return passes_eleven_test(value)
+
+
+def is_kvk(value: str) -> bool:
+    return len(value) == 8 and value.isdigit()
+
+
+def is_branch_number(value: str) -> bool:
+    return len(value) == 12 and value.isdigit()
+
+
+def clean(value: str) -> str:
+    """Digits as typed by a person: spaces, dots and dashes removed."""
+    return value.strip().replace(" ", "").replace(".", "").replace("-", "")
+
+
+def require_bsn(value: str) -> str:
+    """The cleaned BSN, or InputError with a message for the person who typed it."""
+    cleaned = clean(value)
+    if not is_bsn(cleaned):
+        raise InputError("Dit is geen geldig burgerservicenummer (BSN): het moet 9 cijfers "
+                         "hebben en de elfproef doorstaan. / This is not a valid citizen service "
+                         "number (BSN): it needs 9 digits and must pass the 11-test.")
+    return cleaned

@@ -1,0 +1,88 @@
+"""Flow transitions: browser binding, order of steps, single use, upstream request claims."""
+
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+
+import pytest
+from flask import Flask
+
+from broker.db import db
+from broker.errors import FlowError
+from broker.errors import UpstreamResponseError
+from broker.flow import Flows
+from broker.identity import Identity
+from broker.identity import Party
+from broker.state import SqlStateStore
+
+FIELDS = {
+    "frontend": "oidc", "requester": "rp", "requester_name": "RP",
+    "service": "92a383fd-f732-5aaf-af23-d9acf46c4c3a", "min_loa": "substantial",
+    "return_to": "https://rp.example/cb",
+}
+IDENTITY = Identity(acting=Party(id="999993653", id_type="bsn"), loa="substantial",
+                    connector="digid", authn_instant=datetime(2026, 11, 23, tzinfo=UTC))
+
+
+@pytest.fixture
+def flows(tmp_path) -> Iterator[Flows]:  # type: ignore[no-untyped-def]
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'flows.db'}"
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+        yield Flows(SqlStateStore(lambda: db.session), lifetime=900)
+
+
+def test_flow_loads_only_in_the_browser_that_began_it(flows: Flows) -> None:
+    flow = flows.start(browser_binding="browser-a", **FIELDS)
+    assert flows.load(flow.id, "browser-a").requester == "rp"
+    with pytest.raises(FlowError):
+        flows.load(flow.id, "browser-b")
+    with pytest.raises(FlowError):
+        flows.load(flow.id, None)
+
+
+def test_unknown_or_malformed_flow_id_is_a_flow_error(flows: Flows) -> None:
+    with pytest.raises(FlowError):
+        flows.load("x" * 43, "browser-a")
+    with pytest.raises(FlowError):
+        flows.load("../../etc/passwd", "browser-a")
+
+
+def test_step_out_of_order_is_refused(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", **FIELDS)
+    with pytest.raises(FlowError, match="out of order"):
+        flows.load(flow.id, "b", "authenticated")
+
+
+def test_upstream_response_claims_its_flow_once(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", **FIELDS)
+    flows.upstream_started(flow, "digid", "_req1")
+    assert flows.claim_upstream_response("digid", "_req1").id == flow.id
+    with pytest.raises(UpstreamResponseError):
+        flows.claim_upstream_response("digid", "_req1")
+
+
+def test_response_for_another_connector_does_not_claim_the_flow(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", **FIELDS)
+    flows.upstream_started(flow, "digid", "_req1")
+    with pytest.raises(UpstreamResponseError):
+        flows.claim_upstream_response("eherkenning", "_req1")
+
+
+def test_unsolicited_response_is_refused(flows: Flows) -> None:
+    with pytest.raises(UpstreamResponseError, match="unsolicited"):
+        flows.claim_upstream_response("digid", None)
+
+
+def test_completed_flow_cannot_be_completed_or_loaded_again(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", **FIELDS)
+    flows.upstream_started(flow, "digid", "_r")
+    flows.authenticated(flow, IDENTITY)
+    assert flows.load(flow.id, "b", "authenticated").get_identity() == IDENTITY
+    flows.complete(flow)
+    with pytest.raises(FlowError):
+        flows.complete(flow)
+    with pytest.raises(FlowError):
+        flows.load(flow.id, "b")

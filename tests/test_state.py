@@ -1,0 +1,73 @@
+"""The SQL state store: expiry, single use, only-if-absent."""
+
+from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from broker.db import db
+from broker.state import SqlStateStore
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path, clock: Clock) -> Iterator[SqlStateStore]:  # type: ignore[no-untyped-def]
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'state.db'}"
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+        yield SqlStateStore(lambda: db.session, clock)
+
+
+def test_put_then_get_returns_the_value(store: SqlStateStore) -> None:
+    store.put("k", {"a": 1}, ttl=60)
+    assert store.get("k") == {"a": 1}
+
+
+def test_value_is_gone_after_its_ttl(store: SqlStateStore, clock: Clock) -> None:
+    store.put("k", {"a": 1}, ttl=60)
+    clock.now += timedelta(seconds=61)
+    assert store.get("k") is None
+    assert store.take("k") is None
+
+
+def test_take_gives_the_value_exactly_once(store: SqlStateStore) -> None:
+    store.put("code", {"v": 1}, ttl=60)
+    assert store.take("code") == {"v": 1}
+    assert store.take("code") is None
+    assert store.get("code") is None
+
+
+def test_add_refuses_a_key_that_is_live(store: SqlStateStore) -> None:
+    assert store.add("seen:1", {}, ttl=60) is True
+    assert store.add("seen:1", {}, ttl=60) is False
+
+
+def test_add_accepts_a_key_whose_previous_value_expired(store: SqlStateStore, clock: Clock) -> None:
+    assert store.add("seen:1", {}, ttl=60)
+    clock.now += timedelta(seconds=120)
+    assert store.add("seen:1", {}, ttl=60)
+
+
+def test_purge_removes_only_expired_entries(store: SqlStateStore, clock: Clock) -> None:
+    store.put("old", {}, ttl=10)
+    store.put("new", {}, ttl=100)
+    clock.now += timedelta(seconds=50)
+    assert store.purge_expired() == 1
+    assert store.get("new") == {}
