@@ -1,0 +1,89 @@
+"""A small browser for flow tests: real HTTP, real cookies, forms parsed from the HTML.
+
+It follows redirects by hand so a test can stop where the broker hands the browser to a relying
+party (whose address is not served) and read what the relying party would receive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
+
+import lxml.html
+import pyotp
+import requests
+
+TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+
+
+@dataclass
+class Arrival:
+    """Where the browser was sent outside the broker: a GET URL or a POSTed form."""
+
+    method: str
+    url: str
+    fields: dict[str, str]
+
+
+class Browser:
+    def __init__(self, broker_url: str) -> None:
+        self.broker_url = broker_url
+        self.session = requests.Session()
+        self.last: requests.Response | None = None
+
+    def open(self, url: str) -> requests.Response | Arrival:
+        return self._follow(self.session.get(url, allow_redirects=False, timeout=10))
+
+    def submit(self, form_selector: str = "form", data: dict[str, str] | None = None,
+               button: tuple[str, str] | None = None) -> requests.Response | Arrival:
+        """Submit a form of the current page with its hidden fields plus ``data``."""
+        assert self.last is not None
+        form = self.form(form_selector)
+        fields = {el.get("name"): el.get("value") or "" for el in form.xpath(".//input[@name]")
+                  if el.get("type") not in ("submit", "checkbox", "radio") or el.get("checked")}
+        fields.update(data or {})
+        if button:
+            fields[button[0]] = button[1]
+        action = urljoin(self.last.url, form.get("action") or self.last.url)
+        return self._post(action, fields)
+
+    def form(self, selector: str = "form") -> lxml.html.HtmlElement:
+        assert self.last is not None
+        page = lxml.html.fromstring(self.last.text)
+        forms = page.cssselect(selector)
+        assert forms, f"no {selector} on {self.last.url}: {self.last.text[:500]}"
+        return forms[0]
+
+    def text(self) -> str:
+        assert self.last is not None
+        return " ".join(lxml.html.fromstring(self.last.text).text_content().split())
+
+    def login_at_mock_digid(self, username: str, *, code: str | None = None,
+                            with_code: bool = True) -> requests.Response | Arrival:
+        data = {"username": username, "password": "demo"}
+        if with_code:
+            data["code"] = code or pyotp.TOTP(TOTP_SECRET).now()
+        return self.submit("form.login", data)
+
+    def _post(self, url: str, fields: dict[str, str]) -> requests.Response | Arrival:
+        if not self._is_broker(url):
+            return Arrival("POST", url, fields)
+        return self._follow(self.session.post(url, data=fields, allow_redirects=False, timeout=10))
+
+    def _follow(self, response: requests.Response) -> requests.Response | Arrival:
+        for _ in range(20):
+            self.last = response
+            if response.is_redirect:
+                target = urljoin(response.url, response.headers["Location"])
+                if not self._is_broker(target):
+                    return Arrival("GET", target, {})
+                response = self.session.get(target, allow_redirects=False, timeout=10)
+                continue
+            if "data-autosubmit" in response.text:
+                return self.submit("form[data-autosubmit]")
+            return response
+        raise AssertionError("redirect loop")
+
+    def _is_broker(self, url: str) -> bool:
+        return urlsplit(url).netloc == urlsplit(self.broker_url).netloc
