@@ -20,6 +20,7 @@ from broker import registry
 from broker.config import Settings
 from broker.context import BrokerContext
 from broker.db import db
+from broker.register import models as register_models  # noqa: F401  (tables)
 from broker.errors import BrokerError
 from broker.errors import ConfigError
 from broker.flow import Flows
@@ -62,7 +63,7 @@ def create_app(settings: Settings) -> Flask:
     with app.app_context():
         db.create_all()
         context = _context(settings)
-        runtime = Runtime(context=context, connectors={}, frontends={})
+        runtime = Runtime(context=context, connectors={}, frontends={}, plugins={})
         app.extensions["broker"] = runtime
         _mount_components(app, runtime, settings)
         if settings.demo:
@@ -98,6 +99,11 @@ def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:
     for frontend in runtime.frontends.values():
         app.register_blueprint(frontend.blueprint)
         csrf.exempt(frontend.blueprint)
+    runtime.plugins.update(registry.build(
+        registry.PLUGINS, "plugins", settings.plugins, runtime.context, ("options",)))
+    for plugin in runtime.plugins.values():
+        if getattr(plugin, "blueprint", None) is not None:
+            app.register_blueprint(plugin.blueprint)
 
 
 def _mount_demo(app: Flask, runtime: Runtime) -> None:

@@ -17,6 +17,9 @@
     [frontends.oidc]
     type = "oidc"
 
+    [plugins.machtigen]                        # mandate plugins, in the order they are asked
+    type = "digid_machtigen"                   # entry point in group broker.plugins
+
 Secrets never live in the file: ``BROKER_SECRET_KEY`` (else a random key kept in the instance
 folder) and ``DATABASE_URL``. :func:`load_settings` raises :class:`ConfigError` naming the
 dotted key that is wrong.
@@ -64,6 +67,7 @@ class Settings:
     flow_lifetime_seconds: int = 900
     connectors: tuple[ComponentSettings, ...] = ()
     frontends: tuple[ComponentSettings, ...] = ()
+    plugins: tuple[ComponentSettings, ...] = ()
 
     @property
     def keys_path(self) -> Path:
@@ -80,6 +84,10 @@ def demo_config(base_url: str) -> dict[str, Any]:
         "broker": {"base_url": base_url, "allow_mock_connectors": True, "demo": True},
         "connectors": {"digid": {"type": "mock_digid", "label": "DigiD"}},
         "frontends": {"oidc": {"type": "oidc"}, "saml": {"type": "saml_idp"}},
+        "plugins": {
+            "machtigen": {"type": "digid_machtigen"},
+            "wettelijk": {"type": "legal_representation"},
+        },
     }
 
 
@@ -97,7 +105,7 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Check ``data`` (a parsed TOML document) and the environment into :class:`Settings`."""
     environ = os.environ if environ is None else environ
-    unknown = set(data) - {"broker", "connectors", "frontends"}
+    unknown = set(data) - {"broker", "connectors", "frontends", "plugins"}
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
     broker = _table(data, "broker")
@@ -120,6 +128,7 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
         flow_lifetime_seconds=_bounded(broker, "flow_lifetime_seconds", 900, 60, 3600),
         connectors=_components(data, "connectors"),
         frontends=_components(data, "frontends"),
+        plugins=_components(data, "plugins"),
     )
     if not settings.connectors:
         raise ConfigError("connectors: at least one connector is needed")

@@ -64,7 +64,7 @@ class BrokerContext:
 
 def service_from_record(row: ServiceRecord) -> Service:
     return Service(uuid=row.uuid, name=row.name, via=row.via, min_loa=row.min_loa,
-                   accepts=tuple(row.accepts or ()))
+                   accepts=tuple(row.accepts or ()), allows_self=bool(row.allows_self))
 
 
 def options_without(options: dict[str, Any], *names: str) -> dict[str, Any]:

@@ -40,6 +40,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes even for timezone-aware columns; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class EphemeralState(db.Model):  # type: ignore[name-defined,misc]
     """Short-lived, single-use state: flows, codes, request ids, replay marks."""
 
@@ -58,6 +63,7 @@ class ServiceRecord(db.Model):  # type: ignore[name-defined,misc]
     via: Mapped[str] = mapped_column(String(20))
     min_loa: Mapped[str] = mapped_column(String(20))
     accepts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allows_self: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class OidcClient(db.Model):  # type: ignore[name-defined,misc]

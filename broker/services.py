@@ -22,6 +22,8 @@ class Service:
     min_loa: str  #: normalised level, see :mod:`broker.loa`
     #: representation kinds it accepts, e.g. ("voluntary", "legal:bewind", "company", "chain")
     accepts: tuple[str, ...] = ()
+    #: whether a person may log in for themself (citizen services) or must represent a party
+    allows_self: bool = True
 
     def __post_init__(self) -> None:
         if not is_service_uuid(self.uuid):

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from broker.db import EphemeralState
+from broker.db import aware
 from broker.db import utcnow
 
 
@@ -60,7 +61,7 @@ class SqlStateStore:
             select(EphemeralState.value, EphemeralState.expires_at)
             .where(EphemeralState.key == key)
         ).first()
-        if row is None or _aware(row.expires_at) <= self._clock():
+        if row is None or aware(row.expires_at) <= self._clock():
             return None
         return json.loads(row.value)  # type: ignore[no-any-return]
 
@@ -100,10 +101,3 @@ class SqlStateStore:
 
     def _expiry(self, ttl: int) -> datetime:
         return self._clock() + timedelta(seconds=ttl)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes even for timezone-aware columns; they are UTC."""
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import tomllib
+import uuid
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,11 @@ from sqlalchemy.orm import Session
 
 from broker.db import MockAccount
 from broker.db import ServiceRecord
+from broker.db import utcnow
+from broker.register.models import ACTIVE
+from broker.register.models import Mandate
+from broker.register.models import MandateEvent
+from broker.register.models import Person
 
 DEMO_WORLD = Path(__file__).resolve().parents[2] / "data" / "demo-world.toml"
 
@@ -21,14 +30,17 @@ def load_world(path: Path = DEMO_WORLD) -> dict[str, Any]:
         return tomllib.load(handle)
 
 
-def seed(session: Session, world: dict[str, Any] | None = None) -> bool:
+def seed(session: Session, world: dict[str, Any] | None = None,
+         now: datetime | None = None) -> bool:
     """Insert the demo world unless the instance already has services. True when it seeded."""
     if session.execute(select(ServiceRecord.uuid).limit(1)).first() is not None:
         return False
     world = world or load_world()
+    now = now or utcnow()
     for service in world["services"]:
         session.add(ServiceRecord(uuid=service["uuid"], name=service["name"], via=service["via"],
-                                  min_loa=service["min_loa"], accepts=list(service["accepts"])))
+                                  min_loa=service["min_loa"], accepts=list(service["accepts"]),
+                                  allows_self=service.get("allows_self", True)))
     password_hash = PasswordHasher().hash(world["password"])
     for citizen in world["citizens"]:
         needs_code = citizen["level"] != "basic"
@@ -37,5 +49,30 @@ def seed(session: Session, world: dict[str, Any] | None = None) -> bool:
             identifier=citizen["bsn"], level=citizen["level"], password_hash=password_hash,
             totp_secret=world["totp_secret"] if needs_code else None,
             extra={"born": citizen["born"]}))
+        session.add(Person(bsn=citizen["bsn"], name=citizen["name"],
+                           birth_date=date.fromisoformat(citizen["born"])))
+    session.flush()
+    for entry in world["mandates"]:
+        if entry["kind"] in ("voluntary", "legal"):
+            _seed_citizen_mandate(session, entry, now)
     session.commit()
     return True
+
+
+def _seed_citizen_mandate(session: Session, entry: dict[str, Any], now: datetime) -> None:
+    """An already active mandate, with a history entry saying it came from the seed."""
+    valid_until: datetime | None = None
+    if entry["valid"] == "1y":
+        valid_until = now + timedelta(days=365)
+    elif entry["valid"] == "until_18":
+        born = session.get(Person, entry["from"]).birth_date
+        valid_until = datetime(born.year + 18, born.month, born.day, tzinfo=now.tzinfo)
+    mandate = Mandate(
+        id=str(uuid.uuid4()), kind=entry["kind"], role=entry.get("role"),
+        represented_type="bsn", represented_id=entry["from"],
+        representative_type="bsn", representative_id=entry["to"],
+        services=list(entry["services"]), valid_from=now, valid_until=valid_until,
+        state=ACTIVE, court_reference=entry.get("court_reference"), created_at=now, extra={})
+    session.add(mandate)
+    session.add(MandateEvent(mandate_id=mandate.id, at=now, actor="system", action="seeded",
+                             from_state=None, to_state=ACTIVE, reason="demo world"))

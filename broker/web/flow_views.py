@@ -24,12 +24,15 @@ from broker.context import Continuation
 from broker.errors import BrokerError
 from broker.errors import FlowError
 from broker.errors import InsufficientLoaError
+from broker.errors import RepresentationError
 from broker.errors import UpstreamCancelledError
 from broker.flow import AUTHENTICATED
 from broker.flow import STARTED
 from broker.flow import UPSTREAM
 from broker.flow import Flow
 from broker.identity import Identity
+from broker.pipeline import Option
+from broker.pipeline import gather
 from broker.services import Service
 from broker.web import security
 from broker.web.runtime import runtime
@@ -98,12 +101,50 @@ def upstream(flow_id: str) -> Any:
 
 @bp.get("/<flow_id>/continue")
 def resume(flow_id: str) -> Any:
+    """After authentication: check the level, then ask on whose behalf (when there is a choice)."""
     rt = runtime()
     flow = _load(flow_id, AUTHENTICATED)
     identity = flow.get_identity()
     if not loa.meets(identity.loa, flow.min_loa):
         raise InsufficientLoaError(f"reached {identity.loa}, needs {flow.min_loa}")
-    return finish(flow, identity)
+    service = rt.context.catalogue().get(flow.service)
+    options = _options(identity, service)
+    if not options:
+        if not service.allows_self:
+            raise RepresentationError("nobody to represent for a service that needs it")
+        return finish(flow, identity)
+    if not service.allows_self and len(options) == 1:
+        return finish(flow, identity.acting_for(*options[0].links))
+    rt.context.flows.offer(flow, [option.to_dict() for option in options])
+    return redirect(url_for("flow.choose", flow_id=flow.id), 303)
+
+
+@bp.route("/<flow_id>/choose", methods=["GET", "POST"])
+def choose(flow_id: str) -> Any:
+    """"On whose behalf do you want to log in?" The answer must be one of the offered options,
+    and still valid when chosen (a mandate revoked meanwhile is gone)."""
+    rt = runtime()
+    flow = _load(flow_id, AUTHENTICATED)
+    if not flow.options:
+        raise FlowError("no choice was offered in this flow")
+    identity = flow.get_identity()
+    service = rt.context.catalogue().get(flow.service)
+    if request.method == "GET":
+        return render_template("flow/choose.html", flow=flow, service=service,
+                               options=[Option.from_dict(o) for o in flow.options])
+    choice = request.form.get("choice", "")
+    offered = {Option.from_dict(o).key for o in flow.options}
+    if choice == "self" and service.allows_self:
+        return finish(flow, identity)
+    current = {option.key: option for option in _options(identity, service)}
+    if choice not in offered or choice not in current:
+        raise RepresentationError("choice is not among the valid options")
+    return finish(flow, identity.acting_for(*current[choice].links))
+
+
+def _options(identity: Identity, service: Service) -> list[Option]:
+    rt = runtime()
+    return gather(rt.plugins.values(), identity, service, rt.context.clock())
 
 
 def finish(flow: Flow, identity: Identity) -> Response:

@@ -15,6 +15,7 @@ class Runtime:
     context: BrokerContext
     connectors: dict[str, Any]
     frontends: dict[str, Any]
+    plugins: dict[str, Any]
 
 
 def runtime() -> Runtime:

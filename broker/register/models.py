@@ -1,0 +1,121 @@
+"""The register's tables."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import Date
+from sqlalchemy import DateTime
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from broker.db import db
+from broker.db import utcnow
+
+#: Mandate states. "expired" is reached by time; the others by a person's act.
+REQUESTED = "requested"  #: asked for by the representative, awaiting the represented party
+AWAITING_ACTIVATION = "awaiting_activation"  #: given, awaiting the activation code
+ACTIVE = "active"
+REVOKED = "revoked"
+EXPIRED = "expired"
+REFUSED = "refused"  #: a request the represented party turned down
+STATES = (REQUESTED, AWAITING_ACTIVATION, ACTIVE, REVOKED, EXPIRED, REFUSED)
+
+KINDS = ("voluntary", "legal", "company", "chain")
+LEGAL_ROLES = ("bewind", "curatele", "mentorschap", "ouderlijk_gezag")
+
+
+class Person(db.Model):  # type: ignore[name-defined,misc]
+    """The mock population register (BRP): names and dates of birth by BSN."""
+
+    __tablename__ = "brp_person"
+    bsn: Mapped[str] = mapped_column(String(9), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+
+
+class Mandate(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "mandate"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    #: the party acted for ("machtiger" / "vertegenwoordigde")
+    represented_type: Mapped[str] = mapped_column(String(10))
+    represented_id: Mapped[str] = mapped_column(String(64))
+    #: the party that may act ("gemachtigde" / representative)
+    representative_type: Mapped[str] = mapped_column(String(10))
+    representative_id: Mapped[str] = mapped_column(String(64))
+    services: Mapped[list[str]] = mapped_column(JSON)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    state: Mapped[str] = mapped_column(String(30))
+    court_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    events: Mapped[list[MandateEvent]] = relationship(
+        back_populates="mandate", order_by="MandateEvent.id")
+    codes: Mapped[list[ActivationCode]] = relationship(back_populates="mandate")
+
+    __table_args__ = (
+        Index("ix_mandate_representative", "representative_type", "representative_id", "state"),
+        Index("ix_mandate_represented", "represented_type", "represented_id"),
+    )
+
+
+class MandateEvent(db.Model):  # type: ignore[name-defined,misc]
+    """One entry of a mandate's history; rows are only ever added."""
+
+    __tablename__ = "mandate_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mandate_id: Mapped[str] = mapped_column(ForeignKey("mandate.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))  #: "bsn:…", "admin:…", "system"
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    mandate: Mapped[Mandate] = relationship(back_populates="events")
+
+
+class ActivationCode(db.Model):  # type: ignore[name-defined,misc]
+    """A one-time activation code, stored hashed; shown once (screen) or sent by letter."""
+
+    __tablename__ = "activation_code"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mandate_id: Mapped[str] = mapped_column(ForeignKey("mandate.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(10))  #: "screen" | "letter"
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    mandate: Mapped[Mandate] = relationship(back_populates="codes")
+
+
+class Letter(db.Model):  # type: ignore[name-defined,misc]
+    """A letter "sent by post": the demo shows each person's letter box instead."""
+
+    __tablename__ = "letter"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient_bsn: Mapped[str] = mapped_column(String(9), index=True)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    mandate_id: Mapped[str | None] = mapped_column(ForeignKey("mandate.id"), nullable=True)
+
+
+class AttemptCounter(db.Model):  # type: ignore[name-defined,misc]
+    """Wrong attempts per person (e.g. activation), counted in a sliding window."""
+
+    __tablename__ = "attempt_counter"
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,375 @@
+"""What people and administrators do with mandates: give, ask, approve, activate, revoke, record.
+
+Plain Python over a SQLAlchemy session. Every refusal is a :class:`RegisterError` whose text is
+for the person (Dutch / English) and nothing is written on refusal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from broker.db import aware
+from broker.db import utcnow
+from broker.errors import InputError
+from broker.errors import UnknownServiceError
+from broker.identifiers import require_bsn
+from broker.register import codes
+from broker.register.models import ACTIVE
+from broker.register.models import AWAITING_ACTIVATION
+from broker.register.models import EXPIRED
+from broker.register.models import LEGAL_ROLES
+from broker.register.models import REFUSED
+from broker.register.models import REQUESTED
+from broker.register.models import REVOKED
+from broker.register.models import ActivationCode
+from broker.register.models import AttemptCounter
+from broker.register.models import Letter
+from broker.register.models import Mandate
+from broker.register.models import MandateEvent
+from broker.register.models import Person
+from broker.services import ServiceCatalogue
+
+MIN_DAYS, MAX_DAYS = 1, 5 * 365 + 1
+WRONG_ACTIVATION = (
+    "De combinatie van BSN, geboortedatum en activeringscode klopt niet. / "
+    "The combination of BSN, date of birth and activation code is not correct.")
+
+
+class RegisterError(InputError):
+    """A person's request is refused; the message is theirs to read."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    screen_code_seconds: int = 3600
+    letter_code_seconds: int = 30 * 86400
+    attempts_per_code: int = 5
+    attempts_per_person: int = 10
+    attempt_window_seconds: int = 86400
+
+
+class Register:
+    def __init__(self, session: Session, catalogue: ServiceCatalogue, *,
+                 clock: Callable[[], datetime] = utcnow, limits: Limits = Limits()) -> None:
+        self._session = session
+        self._catalogue = catalogue
+        self._clock = clock
+        self._limits = limits
+
+    # -- voluntary mandates (DigiD Machtigen) ------------------------------------------------
+
+    def give(self, *, giver: str, services: Sequence[str], days: int) -> tuple[Mandate, str]:
+        """Jan gives a mandate; whoever activates the returned code becomes the representative."""
+        self._check_voluntary(services, days)
+        mandate = self._new(kind="voluntary", represented=("bsn", giver), representative=None,
+                            services=services, days=days, state=AWAITING_ACTIVATION)
+        code = self._issue_code(mandate, "screen", self._limits.screen_code_seconds)
+        self._event(mandate, f"bsn:{giver}", "given", None, AWAITING_ACTIVATION)
+        self._session.commit()
+        return mandate, code
+
+    def ask(self, *, requester: str, represented_bsn: str, birth_date: date,
+            services: Sequence[str], days: int) -> Mandate:
+        """Fatima asks for a mandate; a letter with a code goes to the represented person."""
+        represented_bsn = require_bsn(represented_bsn)
+        self._check_voluntary(services, days)
+        if represented_bsn == requester:
+            raise RegisterError("U kunt uzelf niet machtigen. / You cannot mandate yourself.")
+        person = self._person(represented_bsn)
+        if person is None or person.birth_date != birth_date:
+            raise RegisterError("Wij kunnen deze persoon niet vinden met dit BSN en deze "
+                                "geboortedatum. / We cannot find this person with this BSN and "
+                                "date of birth.")
+        mandate = self._new(kind="voluntary", represented=("bsn", represented_bsn),
+                            representative=("bsn", requester), services=services, days=days,
+                            state=REQUESTED)
+        code = self._issue_code(mandate, "letter", self._limits.letter_code_seconds)
+        self._event(mandate, f"bsn:{requester}", "requested", None, REQUESTED)
+        self._send_letter(mandate, person, requester, code)
+        self._session.commit()
+        return mandate
+
+    def approve(self, *, approver: str, mandate_id: str) -> Mandate:
+        """The represented person approves a request in the portal."""
+        mandate = self._mine(mandate_id, represented=approver, states=(REQUESTED,))
+        self._transition(mandate, f"bsn:{approver}", "approved", ACTIVE, None)
+        self._retire_codes(mandate)
+        self._session.commit()
+        return mandate
+
+    def refuse(self, *, actor: str, mandate_id: str, reason: str | None = None) -> Mandate:
+        mandate = self._mine(mandate_id, represented=actor, states=(REQUESTED,))
+        self._transition(mandate, f"bsn:{actor}", "refused", REFUSED, reason)
+        self._retire_codes(mandate)
+        self._session.commit()
+        return mandate
+
+    def activate(self, *, activator: str, represented_bsn: str, birth_date: date,
+                 code: str) -> Mandate:
+        """The representative enters the code with the represented person's BSN and birth date.
+
+        Wrong input of any kind gets the same message; attempts are limited per code and per
+        person, after which activation is locked with its own clear message.
+        """
+        self._check_person_not_locked(activator)
+        represented_bsn = require_bsn(represented_bsn)
+        person = self._person(represented_bsn)
+        candidates = self._pending_codes(represented_bsn, activator)
+        if person is not None and person.birth_date == birth_date:
+            for record in candidates:
+                if codes.matches(record.code_hash, code):
+                    return self._activated(record, activator)
+        self._count_failure(activator, candidates)
+        raise RegisterError(WRONG_ACTIVATION)
+
+    # -- for everybody ----------------------------------------------------------------------
+
+    def revoke(self, *, actor: str, mandate_id: str, reason: str | None = None) -> Mandate:
+        """Either side withdraws; effective for the very next login."""
+        mandate = self._session.get(Mandate, mandate_id)
+        if mandate is None or f"bsn:{actor}" not in (_party(mandate, "represented"),
+                                                     _party(mandate, "representative")):
+            raise RegisterError("Deze machtiging bestaat niet. / This mandate does not exist.")
+        self._expire_if_due(mandate)
+        if mandate.state not in (ACTIVE, AWAITING_ACTIVATION, REQUESTED):
+            raise RegisterError("Deze machtiging is al beëindigd. / This mandate has already "
+                                "ended.")
+        self._transition(mandate, f"bsn:{actor}", "revoked", REVOKED, reason)
+        self._retire_codes(mandate)
+        self._session.commit()
+        return mandate
+
+    def given_by(self, party_type: str, party_id: str) -> list[Mandate]:
+        return self._listing(Mandate.represented_type == party_type,
+                             Mandate.represented_id == party_id)
+
+    def received_by(self, party_type: str, party_id: str) -> list[Mandate]:
+        return self._listing(Mandate.representative_type == party_type,
+                             Mandate.representative_id == party_id)
+
+    def letters_for(self, bsn: str) -> list[Letter]:
+        return list(self._session.execute(
+            select(Letter).where(Letter.recipient_bsn == bsn).order_by(Letter.id.desc())
+        ).scalars())
+
+    def usable(self, representative_type: str, representative_id: str, service: str,
+               kinds: Sequence[str]) -> list[Mandate]:
+        """Active, currently valid mandates of ``kinds`` covering ``service``."""
+        now = self._clock()
+        rows = self._session.execute(select(Mandate).where(
+            Mandate.representative_type == representative_type,
+            Mandate.representative_id == representative_id,
+            Mandate.state == ACTIVE, Mandate.kind.in_(kinds),
+        )).scalars()
+        return [m for m in rows if service in m.services and _in_period(m, now)]
+
+    # -- legal representation (administrators) ----------------------------------------------
+
+    def record_legal(self, *, represented_bsn: str, representative_bsn: str, role: str,
+                     services: Sequence[str], court_reference: str, actor: str,
+                     valid_until: datetime | None = None) -> Mandate:
+        """Record bewind, curatele, mentorschap or ouderlijk gezag from a court decision."""
+        represented_bsn = require_bsn(represented_bsn)
+        representative_bsn = require_bsn(representative_bsn)
+        if role not in LEGAL_ROLES:
+            raise RegisterError(f"Onbekende vorm van vertegenwoordiging: {role}. / Unknown kind "
+                                f"of representation: {role} (one of {', '.join(LEGAL_ROLES)}).")
+        if represented_bsn == representative_bsn:
+            raise RegisterError("Iemand kan niet zijn eigen vertegenwoordiger zijn. / Nobody can "
+                                "represent themself.")
+        if not court_reference.strip():
+            raise RegisterError("Het kenmerk van de rechterlijke uitspraak ontbreekt. / The court "
+                                "decision reference is missing.")
+        self._check_services(services, f"legal:{role}")
+        if role == "ouderlijk_gezag":
+            valid_until = self._eighteenth_birthday(represented_bsn)
+        mandate = self._new(kind="legal", represented=("bsn", represented_bsn),
+                            representative=("bsn", representative_bsn), services=services,
+                            days=None, state=ACTIVE, role=role, valid_until=valid_until,
+                            court_reference=court_reference.strip())
+        self._event(mandate, actor, "recorded", None, ACTIVE, court_reference)
+        self._session.commit()
+        return mandate
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _new(self, *, kind: str, represented: tuple[str, str],
+             representative: tuple[str, str] | None, services: Sequence[str], days: int | None,
+             state: str, role: str | None = None, valid_until: datetime | None = None,
+             court_reference: str | None = None) -> Mandate:
+        now = self._clock()
+        if days is not None:
+            valid_until = now + timedelta(days=days)
+        mandate = Mandate(
+            id=str(uuid.uuid4()), kind=kind, role=role,
+            represented_type=represented[0], represented_id=represented[1],
+            representative_type=representative[0] if representative else "bsn",
+            representative_id=representative[1] if representative else "",
+            services=list(dict.fromkeys(services)), valid_from=now, valid_until=valid_until,
+            state=state, court_reference=court_reference, created_at=now, extra={})
+        self._session.add(mandate)
+        return mandate
+
+    def _check_voluntary(self, services: Sequence[str], days: int) -> None:
+        if not MIN_DAYS <= days <= MAX_DAYS:
+            raise RegisterError("Kies een periode van minimaal 1 dag en maximaal 5 jaar. / "
+                                "Choose a period of at least 1 day and at most 5 years.")
+        self._check_services(services, "voluntary")
+
+    def _check_services(self, services: Sequence[str], accepts: str) -> None:
+        if not services:
+            raise RegisterError("Kies ten minste één dienst. / Choose at least one service.")
+        for uuid_ in services:
+            try:
+                service = self._catalogue.get(uuid_)
+            except UnknownServiceError:
+                raise RegisterError(f"Onbekende dienst: {uuid_}. / Unknown service: {uuid_}.") \
+                    from None
+            if accepts not in service.accepts:
+                raise RegisterError(
+                    f"Voor {service.name} kan deze vorm van vertegenwoordiging niet. / "
+                    f"{service.name} does not accept this kind of representation.")
+
+    def _issue_code(self, mandate: Mandate, channel: str, seconds: int) -> str:
+        code = codes.new_code()
+        self._session.add(ActivationCode(
+            mandate_id=mandate.id, code_hash=codes.hash_code(code), channel=channel,
+            expires_at=self._clock() + timedelta(seconds=seconds), failed_attempts=0))
+        return code
+
+    def _pending_codes(self, represented_bsn: str, activator: str) -> list[ActivationCode]:
+        now = self._clock()
+        rows = self._session.execute(
+            select(ActivationCode).join(Mandate).where(
+                Mandate.represented_type == "bsn", Mandate.represented_id == represented_bsn,
+                Mandate.state.in_((AWAITING_ACTIVATION, REQUESTED)),
+                ActivationCode.used_at.is_(None),
+                or_(Mandate.state == AWAITING_ACTIVATION, Mandate.representative_id == activator),
+            )).scalars()
+        return [code for code in rows if aware(code.expires_at) > now
+                and code.failed_attempts < self._limits.attempts_per_code]
+
+    def _activated(self, record: ActivationCode, activator: str) -> Mandate:
+        mandate = record.mandate
+        if mandate.represented_id == activator:
+            raise RegisterError("U kunt uzelf niet machtigen. / You cannot mandate yourself.")
+        record.used_at = self._clock()
+        mandate.representative_type, mandate.representative_id = "bsn", activator
+        self._transition(mandate, f"bsn:{activator}", "activated", ACTIVE, None)
+        self._retire_codes(mandate)
+        self._session.commit()
+        return mandate
+
+    def _count_failure(self, activator: str, candidates: list[ActivationCode]) -> None:
+        for record in candidates:
+            record.failed_attempts += 1
+        counter = self._counter(activator)
+        counter.count += 1
+        self._session.commit()
+
+    def _check_person_not_locked(self, activator: str) -> None:
+        if self._counter(activator).count >= self._limits.attempts_per_person:
+            self._session.rollback()
+            raise RegisterError(
+                "U heeft te vaak een onjuiste code ingevoerd. Activeren is 24 uur geblokkeerd. / "
+                "You entered a wrong code too often. Activation is blocked for 24 hours.")
+
+    def _counter(self, activator: str) -> AttemptCounter:
+        key, now = f"activation:{activator}", self._clock()
+        counter = self._session.get(AttemptCounter, key)
+        window = timedelta(seconds=self._limits.attempt_window_seconds)
+        if counter is None:
+            counter = AttemptCounter(key=key, count=0, window_start=now)
+            self._session.add(counter)
+        elif aware(counter.window_start) + window <= now:
+            counter.count, counter.window_start = 0, now
+        return counter
+
+    def _retire_codes(self, mandate: Mandate) -> None:
+        for record in mandate.codes:
+            if record.used_at is None:
+                record.used_at = self._clock()
+
+    def _mine(self, mandate_id: str, *, represented: str, states: tuple[str, ...]) -> Mandate:
+        mandate = self._session.get(Mandate, mandate_id)
+        if mandate is None or _party(mandate, "represented") != f"bsn:{represented}":
+            raise RegisterError("Deze machtiging bestaat niet. / This mandate does not exist.")
+        if mandate.state not in states:
+            raise RegisterError("Deze aanvraag is al afgehandeld. / This request has already "
+                                "been dealt with.")
+        return mandate
+
+    def _transition(self, mandate: Mandate, actor: str, action: str, to_state: str,
+                    reason: str | None) -> None:
+        self._event(mandate, actor, action, mandate.state, to_state, reason)
+        mandate.state = to_state
+
+    def _event(self, mandate: Mandate, actor: str, action: str, from_state: str | None,
+               to_state: str, reason: str | None = None) -> None:
+        self._session.add(MandateEvent(mandate_id=mandate.id, at=self._clock(), actor=actor,
+                                       action=action, from_state=from_state, to_state=to_state,
+                                       reason=reason))
+
+    def _listing(self, *conditions: object) -> list[Mandate]:
+        rows = list(self._session.execute(
+            select(Mandate).where(*conditions).order_by(Mandate.created_at.desc())).scalars())
+        if any(self._expire_if_due(mandate) for mandate in rows):
+            self._session.commit()
+        return rows
+
+    def _expire_if_due(self, mandate: Mandate) -> bool:
+        """Record expiry as a state change the first time anyone looks after the end date."""
+        if mandate.state == ACTIVE and mandate.valid_until and not _in_period(
+                mandate, self._clock()):
+            self._transition(mandate, "system", "expired", EXPIRED, "end of the period")
+            return True
+        return False
+
+    def _person(self, bsn: str) -> Person | None:
+        return self._session.get(Person, bsn)
+
+    def _eighteenth_birthday(self, bsn: str) -> datetime:
+        person = self._person(bsn)
+        if person is None:
+            raise RegisterError("Dit kind staat niet in de basisregistratie personen. / This "
+                                "child is not in the population register.")
+        born = person.birth_date
+        birthday = born.replace(year=born.year + 18) if (born.month, born.day) != (2, 29) \
+            else date(born.year + 18, 3, 1)
+        return datetime(birthday.year, birthday.month, birthday.day, tzinfo=self._clock().tzinfo)
+
+    def _send_letter(self, mandate: Mandate, person: Person, requester: str, code: str) -> None:
+        requester_person = self._person(requester)
+        who = requester_person.name if requester_person else "iemand / someone"
+        names = ", ".join(self._catalogue.get(s).name for s in mandate.services)
+        body = (
+            f"Beste {person.name},\n\n{who} vraagt u om een machtiging voor: {names}.\n"
+            f"Gaat u akkoord? Keur de aanvraag goed in het machtigingenportaal, of geef deze "
+            f"activeringscode aan {who}: {code}\nDe code is 30 dagen geldig. Niet akkoord? Dan "
+            f"hoeft u niets te doen, of u wijst de aanvraag af in het portaal.\n\n"
+            f"Dear {person.name},\n\n{who} asks you for a mandate for: {names}. If you agree, "
+            f"approve the request in the mandate portal, or give this activation code to "
+            f"{who}: {code}\nThe code is valid for 30 days. If you do not agree, you need not "
+            f"do anything, or you can refuse the request in the portal.")
+        self._session.add(Letter(recipient_bsn=person.bsn, sent_at=self._clock(),
+                                 subject="Aanvraag machtiging / Mandate request", body=body,
+                                 mandate_id=mandate.id))
+
+
+def _party(mandate: Mandate, side: str) -> str:
+    return f"{getattr(mandate, side + '_type')}:{getattr(mandate, side + '_id')}"
+
+
+def _in_period(mandate: Mandate, now: datetime) -> bool:
+    starts = aware(mandate.valid_from) <= now
+    return starts and (mandate.valid_until is None or now < aware(mandate.valid_until))

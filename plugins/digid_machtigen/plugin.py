@@ -1,0 +1,28 @@
+"""Options from voluntary mandates (DigiD Machtigen) in the broker's register."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from broker.context import BrokerContext
+from broker.identity import Identity
+from broker.pipeline import Option
+from broker.register.service import Register
+from broker.services import Service
+from plugins.citizen_register import citizen_options
+
+
+class DigidMachtigenPlugin:
+    """A citizen may act for another citizen who mandated them, for the mandated services."""
+
+    def __init__(self, *, name: str, context: BrokerContext) -> None:
+        self.name = name
+        self._context = context
+
+    def options(self, identity: Identity, service: Service, now: datetime) -> list[Option]:
+        if identity.acting.id_type != "bsn" or "voluntary" not in service.accepts:
+            return []
+        session = self._context.session()
+        register = Register(session, self._context.catalogue(), clock=lambda: now)
+        mandates = register.usable("bsn", identity.acting.id, service.uuid, ("voluntary",))
+        return citizen_options(session, mandates, self.name)
