@@ -20,7 +20,10 @@ def mount(app: Flask, runtime: Runtime, csrf: CSRFProtect) -> None:
     from broker.mock_idp.digid import create_mock_digid
 
     seed(db.session)
-    app.register_blueprint(create_mock_digid(runtime.context, csrf))
+    app.register_blueprint(create_mock_digid(
+        runtime.context, csrf,
+        service_providers=lambda: [c.sp_metadata() for c in runtime.connectors.values()
+                                   if hasattr(c, "sp_metadata")]))
     app.register_blueprint(views.bp)
     app.register_blueprint(oidc_rp.create_blueprint(runtime.context, csrf))
     app.register_blueprint(saml_sp.create_blueprint(runtime.context, csrf))

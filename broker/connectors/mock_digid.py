@@ -1,0 +1,20 @@
+"""The connector to mock DigiD: a :class:`SamlConnector` whose IdP metadata comes from the
+in-process mock (no HTTP). Refused unless ``broker.allow_mock_connectors`` is true."""
+
+from __future__ import annotations
+
+from broker.connectors.saml import SamlConnector
+from broker.context import BrokerContext
+from broker.mock_idp.digid import mock_digid_metadata
+
+
+class MockDigidConnector(SamlConnector):
+    is_mock: bool = True
+
+    def __init__(self, *, name: str, context: BrokerContext, label: str = "DigiD",
+                 via: str = "digid", sign_requests: bool = True) -> None:
+        super().__init__(name=name, context=context, label=label, via=via,
+                         metadata="in-process:mock-digid", sign_requests=sign_requests)
+
+    def _idp_metadata(self, source: str | None) -> bytes:
+        return mock_digid_metadata(self.context)
