@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> Flask:
         runtime = Runtime(context=context, connectors={}, frontends={}, plugins={})
         app.extensions["broker"] = runtime
         _mount_components(app, runtime, settings)
+        _mount_portal(app, runtime)
         if settings.demo:
             _mount_demo(app, runtime)
     app.register_blueprint(flow_bp)
@@ -104,6 +105,19 @@ def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:
     for plugin in runtime.plugins.values():
         if getattr(plugin, "blueprint", None) is not None:
             app.register_blueprint(plugin.blueprint)
+
+
+def _mount_portal(app: Flask, runtime: Runtime) -> None:
+    """The mandate portal, logged in to through the broker's own flow as an internal frontend."""
+    from broker.portal import views
+    from broker.portal.frontend import PORTAL_SERVICE
+    from broker.portal.frontend import PortalFrontend
+
+    if "portal" in runtime.frontends:
+        raise ConfigError("frontends.portal: the name 'portal' is reserved for the mandate portal")
+    runtime.frontends["portal"] = PortalFrontend(runtime.context)
+    runtime.internal_services[PORTAL_SERVICE.uuid] = PORTAL_SERVICE
+    app.register_blueprint(views.bp)
 
 
 def _mount_demo(app: Flask, runtime: Runtime) -> None:

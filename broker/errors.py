@@ -32,8 +32,17 @@ class InputError(ValueError):
     """An administrator's or person's input is refused; the message says why, for them to read.
 
     Not part of the protocol tree: raised by registrations, imports and forms, before anything
-    is changed.
+    is changed. The message is "Dutch / English"; :attr:`nl` and :attr:`en` give each half.
     """
+
+    @property
+    def nl(self) -> str:
+        return str(self).partition(" / ")[0]
+
+    @property
+    def en(self) -> str:
+        nl, _, en = str(self).partition(" / ")
+        return en or nl
 
 
 class BrokerError(Exception):

@@ -87,7 +87,7 @@ def authenticated(flow: Flow, identity: Identity) -> Response:
 def upstream(flow_id: str) -> Any:
     rt = runtime()
     flow = _load(flow_id, STARTED, UPSTREAM)
-    service = rt.context.catalogue().get(flow.service)
+    service = rt.service(flow.service)
     eligible = _eligible_connectors(service)
     if request.method == "POST":
         choice = request.form.get("connector", "")
@@ -107,7 +107,7 @@ def resume(flow_id: str) -> Any:
     identity = flow.get_identity()
     if not loa.meets(identity.loa, flow.min_loa):
         raise InsufficientLoaError(f"reached {identity.loa}, needs {flow.min_loa}")
-    service = rt.context.catalogue().get(flow.service)
+    service = rt.service(flow.service)
     options = _options(identity, service)
     if not options:
         if not service.allows_self:
@@ -128,7 +128,7 @@ def choose(flow_id: str) -> Any:
     if not flow.options:
         raise FlowError("no choice was offered in this flow")
     identity = flow.get_identity()
-    service = rt.context.catalogue().get(flow.service)
+    service = rt.service(flow.service)
     if request.method == "GET":
         return render_template("flow/choose.html", flow=flow, service=service,
                                options=[Option.from_dict(o) for o in flow.options])

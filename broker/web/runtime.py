@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from flask import current_app
 
 from broker.context import BrokerContext
+from broker.services import Service
 
 
 @dataclass(eq=False)
@@ -16,6 +18,12 @@ class Runtime:
     connectors: dict[str, Any]
     frontends: dict[str, Any]
     plugins: dict[str, Any]
+    #: services of the broker's own pages (the portal), not offered to relying parties
+    internal_services: dict[str, Service] = field(default_factory=dict)
+
+    def service(self, uuid: str) -> Service:
+        """A catalogue service, or one of the broker's internal ones."""
+        return self.internal_services.get(uuid) or self.context.catalogue().get(uuid)
 
 
 def runtime() -> Runtime:

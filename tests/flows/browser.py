@@ -7,12 +7,15 @@ party (whose address is not served) and read what the relying party would receiv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
 from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
 import lxml.html
-import pyotp
 import requests
+
+from broker.mock_idp.engine import totp
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXP"
 
@@ -63,8 +66,8 @@ class Browser:
                             with_code: bool = True) -> requests.Response | Arrival:
         data = {"username": username, "password": "demo"}
         if with_code:
-            data["code"] = code or pyotp.TOTP(TOTP_SECRET).now()
-        return self.submit("form.login", data)
+            data["code"] = code or totp(TOTP_SECRET, datetime.now(UTC))
+        return self.submit("form.login", data, button=("action", "login"))
 
     def _post(self, url: str, fields: dict[str, str]) -> requests.Response | Arrival:
         if not self._is_broker(url):
