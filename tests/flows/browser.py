@@ -58,6 +58,10 @@ class Browser:
         assert forms, f"no {selector} on {self.last.url}: {self.last.text[:500]}"
         return forms[0]
 
+    def page(self) -> lxml.html.HtmlElement:
+        assert self.last is not None
+        return lxml.html.fromstring(self.last.text)
+
     def text(self) -> str:
         assert self.last is not None
         return " ".join(lxml.html.fromstring(self.last.text).text_content().split())
