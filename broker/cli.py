@@ -55,6 +55,18 @@ def demo(host: str, port: int, instance: Path, config: Path | None) -> None:
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
 
 
+@main.command()
+@click.argument("secret", default="JBSWY3DPEHPK3PXP")
+def totp(secret: str) -> None:
+    """Print the current code of a mock account's TOTP secret (default: the demo world's)."""
+    from datetime import UTC
+    from datetime import datetime
+
+    from broker.mock_idp.engine import totp as code_at
+
+    click.echo(code_at(secret, datetime.now(UTC)))
+
+
 @main.command("check-config")
 @_instance_option
 @_config_option
