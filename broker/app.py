@@ -79,9 +79,9 @@ def create_app(settings: Settings) -> Flask:
 
 
 def _context(settings: Settings) -> BrokerContext:
-    store = SqlStateStore(lambda: db.session)
+    store = SqlStateStore(lambda: db.session())
     flows = Flows(store, lifetime=settings.flow_lifetime_seconds)
-    return BrokerContext(settings=settings, store=store, flows=flows, session=lambda: db.session)
+    return BrokerContext(settings=settings, store=store, flows=flows, session=lambda: db.session())
 
 
 def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from typing import NoReturn
 
 import click
 from flask import Flask
@@ -174,9 +175,9 @@ def _with_database(instance: Path, config: Path | None, action: Callable[[Any], 
     with app.app_context():
         db.create_all()
         if config is None:  # the demo instance: its catalogue exists from the first command on
-            seed(db.session)
+            seed(db.session())
         try:
-            action(db.session)
+            action(db.session())
         except InputError as exc:
             db.session.rollback()
             _fail(f"refused: {exc}")
@@ -186,6 +187,6 @@ def _url_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
 
 
-def _fail(message: str) -> Any:
+def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)

@@ -82,7 +82,7 @@ class FlowError(BrokerError):
 
 class RequestError(BrokerError):
     oidc_error = "invalid_request"
-    saml_status = (SAML_REQUESTER, None)
+    saml_status: tuple[str, str | None] = (SAML_REQUESTER, None)
     public_message_nl = "De dienst stuurde een ongeldig inlogverzoek."
     public_message_en = "The service sent an invalid login request."
 
@@ -95,7 +95,7 @@ class UnknownRequesterError(RequestError):
 
 class UnknownServiceError(RequestError):
     oidc_error = "invalid_scope"
-    saml_status = (SAML_REQUESTER, SAML_REQUEST_UNSUPPORTED)
+    saml_status: tuple[str, str | None] = (SAML_REQUESTER, SAML_REQUEST_UNSUPPORTED)
     public_message_nl = "De gevraagde dienst is bij ons niet bekend."
     public_message_en = "The requested service is not known to us."
 
@@ -103,7 +103,7 @@ class UnknownServiceError(RequestError):
 class InsufficientLoaError(RequestError):
     http_status = 403
     oidc_error = "access_denied"
-    saml_status = (SAML_RESPONDER, SAML_NO_AUTHN_CONTEXT)
+    saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_NO_AUTHN_CONTEXT)
     public_message_nl = (
         "Uw inlogmiddel heeft een te laag betrouwbaarheidsniveau voor deze dienst."
     )
@@ -113,7 +113,7 @@ class InsufficientLoaError(RequestError):
 class UpstreamError(BrokerError):
     http_status = 502
     oidc_error = "access_denied"
-    saml_status = (SAML_RESPONDER, SAML_AUTHN_FAILED)
+    saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_AUTHN_FAILED)
     public_message_nl = "Inloggen is niet gelukt."
     public_message_en = "Logging in did not succeed."
 
@@ -133,6 +133,6 @@ class UpstreamResponseError(UpstreamError):
 class RepresentationError(BrokerError):
     http_status = 403
     oidc_error = "access_denied"
-    saml_status = (SAML_RESPONDER, SAML_REQUEST_DENIED)
+    saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_REQUEST_DENIED)
     public_message_nl = "U mag niet namens deze partij inloggen voor deze dienst."
     public_message_en = "You may not log in on behalf of this party for this service."

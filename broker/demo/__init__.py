@@ -19,7 +19,7 @@ def mount(app: Flask, runtime: Runtime, csrf: CSRFProtect) -> None:
     from broker.demo import views
     from broker.mock_idp.digid import create_mock_digid
 
-    seed(db.session)
+    seed(db.session())
     app.register_blueprint(create_mock_digid(
         runtime.context, csrf,
         service_providers=lambda: [c.sp_metadata() for c in runtime.connectors.values()

@@ -65,7 +65,9 @@ def _seed_citizen_mandate(session: Session, entry: dict[str, Any], now: datetime
     if entry["valid"] == "1y":
         valid_until = now + timedelta(days=365)
     elif entry["valid"] == "until_18":
-        born = session.get(Person, entry["from"]).birth_date
+        child = session.get(Person, entry["from"])
+        assert child is not None, "ouderlijk gezag needs the child in the seed's BRP"
+        born = child.birth_date
         valid_until = datetime(born.year + 18, born.month, born.day, tzinfo=now.tzinfo)
     mandate = Mandate(
         id=str(uuid.uuid4()), kind=entry["kind"], role=entry.get("role"),

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from flask import Response
+from werkzeug.wrappers import Response
 from flask import request
 
 from broker.context import BrokerContext

@@ -9,7 +9,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint
-from flask import Response
+from werkzeug.wrappers import Response
 from flask import abort
 from flask import make_response
 from flask import redirect

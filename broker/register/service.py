@@ -14,6 +14,7 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -320,7 +321,7 @@ class Register:
                                        action=action, from_state=from_state, to_state=to_state,
                                        reason=reason))
 
-    def _listing(self, *conditions: object) -> list[Mandate]:
+    def _listing(self, *conditions: ColumnElement[bool]) -> list[Mandate]:
         rows = list(self._session.execute(
             select(Mandate).where(*conditions).order_by(Mandate.created_at.desc())).scalars())
         if any(self._expire_if_due(mandate) for mandate in rows):

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
-from signxml import DigestAlgorithm
-from signxml import SignatureConfiguration
-from signxml import SignatureMethod
-from signxml import XMLSigner
-from signxml import XMLVerifier
+from signxml.algorithms import DigestAlgorithm
+from signxml.algorithms import SignatureMethod
+from signxml.signer import XMLSigner
+from signxml.verifier import SignatureConfiguration
+from signxml.verifier import XMLVerifier
 from signxml.exceptions import InvalidInput
 from signxml.exceptions import InvalidSignature
 
@@ -54,7 +54,7 @@ def sign(element: etree._Element, key: KeyPair) -> etree._Element:
     )
     signer.namespaces = {"ds": DS[1:-1]}
     signed: etree._Element = signer.sign(
-        element, key=key.private_key, cert=[key.certificate],
+        element, key=key.private_key, cert=[key.certificate],  # type: ignore[arg-type]
         reference_uri="#" + element.get("ID", ""),
     )
     return signed

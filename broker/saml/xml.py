@@ -50,7 +50,7 @@ def parse(document: bytes) -> etree._Element:
         root = etree.fromstring(document, parser=_PARSER)
     except etree.XMLSyntaxError as exc:
         raise XmlError(f"malformed XML: {exc.msg}") from None
-    if root.getroottree().docinfo.doctype:
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
         raise XmlError("DOCTYPE is not allowed")
     return root
 

@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from flask import Blueprint
-from flask import Response
+from werkzeug.wrappers import Response
 from flask import abort
 from flask import g
 from flask import make_response
@@ -59,10 +59,9 @@ def begin(*, frontend: str, requester: str, requester_name: str, service: Servic
     eligible = _eligible_connectors(service)
     chosen = [name for name in eligible if name == upstream_hint] or (
         eligible if len(eligible) == 1 else [])
-    if chosen:
-        response = make_response(rt.connectors[chosen[0]].start(flow))
-    else:
-        response = redirect(url_for("flow.upstream", flow_id=flow.id), 303)
+    response: Response = (
+        make_response(rt.connectors[chosen[0]].start(flow)) if chosen
+        else redirect(url_for("flow.upstream", flow_id=flow.id), 303))
     security.ensure_browser_binding(response, binding, secure=rt.context.settings.secure_cookies)
     return response
 

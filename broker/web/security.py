@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask
-from flask import Response
+from werkzeug.wrappers import Response
 from flask import request
 
 BINDING_COOKIE = "broker_browser"
