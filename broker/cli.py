@@ -126,15 +126,11 @@ def service_providers() -> None:
 @_config_option
 def sp_add(source: str, service: str | None, instance: Path, config: Path | None) -> None:
     """Register (or replace) a SAML service provider by its metadata."""
-    from broker.context import service_from_record
-    from broker.db import ServiceRecord
     from broker.frontends.saml_idp.providers import load_metadata
     from broker.frontends.saml_idp.providers import register_service_provider
-    from broker.services import ServiceCatalogue
 
     def register(session: Any) -> None:
-        catalogue = ServiceCatalogue([service_from_record(row)
-                                      for row in session.query(ServiceRecord).all()])
+        catalogue = _catalogue(session)
         provider = register_service_provider(
             session, metadata=load_metadata(source), service=service, catalogue=catalogue)
         click.echo(f"service provider {provider.entity_id} registered "
@@ -142,6 +138,87 @@ def sp_add(source: str, service: str | None, instance: Path, config: Path | None
                    f"{len(provider.services_by_index)} indexed service(s))")
 
     _with_database(instance, config, register)
+
+
+@main.group()
+def mandates() -> None:
+    """The mandate register."""
+
+
+@mandates.group()
+def legal() -> None:
+    """Legal representation, recorded from court decisions by an administrator."""
+
+
+@legal.command("add")
+@click.option("--represented", "represented_bsn", required=True, help="BSN of the represented.")
+@click.option("--representative", "representative_bsn", required=True,
+              help="BSN of the bewindvoerder, curator, mentor or parent.")
+@click.option("--role", required=True,
+              type=click.Choice(["bewind", "curatele", "mentorschap", "ouderlijk_gezag"]))
+@click.option("--service", "services", required=True, multiple=True,
+              help="ServiceUUID; repeat for several.")
+@click.option("--court-reference", required=True, help="Reference of the court decision.")
+@click.option("--until", "valid_until", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="End date (ouderlijk gezag ends on the 18th birthday by itself).")
+@_instance_option
+@_config_option
+def legal_add(represented_bsn: str, representative_bsn: str, role: str,
+              services: tuple[str, ...], court_reference: str, valid_until: Any,
+              instance: Path, config: Path | None) -> None:
+    """Record one legal representation."""
+    def record(session: Any) -> None:
+        mandate = _register(session).record_legal(
+            represented_bsn=represented_bsn, representative_bsn=representative_bsn, role=role,
+            services=list(services), court_reference=court_reference, actor=_admin_actor(),
+            valid_until=valid_until)
+        until = mandate.valid_until.date().isoformat() if mandate.valid_until else "open-ended"
+        click.echo(f"recorded {role} {mandate.id} (until {until})")
+
+    _with_database(instance, config, record)
+
+
+@legal.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--dry-run", is_flag=True, help="Check every row; write nothing.")
+@_instance_option
+@_config_option
+def legal_import(file: Any, dry_run: bool, instance: Path, config: Path | None) -> None:
+    """Record legal representation in bulk from a CSV file; report every refused row."""
+    from broker.register.legal_import import import_legal
+
+    def run(session: Any) -> None:
+        report = import_legal(_register(session), file, actor=_admin_actor(), dry_run=dry_run)
+        verb = "would record" if dry_run else "recorded"
+        click.echo(f"{verb} {report.recorded}, already present {report.skipped}, "
+                   f"refused {len(report.refused)}")
+        for line, reason in report.refused:
+            click.echo(f"  line {line}: {reason}")
+        if report.refused:
+            sys.exit(1)
+
+    _with_database(instance, config, run)
+
+
+def _catalogue(session: Any) -> Any:
+    from broker.context import service_from_record
+    from broker.db import ServiceRecord
+    from broker.services import ServiceCatalogue
+
+    return ServiceCatalogue([service_from_record(row)
+                             for row in session.query(ServiceRecord).all()])
+
+
+def _register(session: Any) -> Any:
+    from broker.register.service import Register
+
+    return Register(session, _catalogue(session))
+
+
+def _admin_actor() -> str:
+    import getpass
+
+    return f"admin:{getpass.getuser()}"
 
 
 def _settings(config: Path | None, instance: Path, base_url: str | None = None) -> Settings:

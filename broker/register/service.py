@@ -176,9 +176,16 @@ class Register:
 
     # -- legal representation (administrators) ----------------------------------------------
 
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    def rollback(self) -> None:
+        self._session.rollback()
+
     def record_legal(self, *, represented_bsn: str, representative_bsn: str, role: str,
                      services: Sequence[str], court_reference: str, actor: str,
-                     valid_until: datetime | None = None) -> Mandate:
+                     valid_until: datetime | None = None, commit: bool = True) -> Mandate:
         """Record bewind, curatele, mentorschap or ouderlijk gezag from a court decision."""
         represented_bsn = require_bsn(represented_bsn)
         representative_bsn = require_bsn(representative_bsn)
@@ -194,12 +201,18 @@ class Register:
         self._check_services(services, f"legal:{role}")
         if role == "ouderlijk_gezag":
             valid_until = self._eighteenth_birthday(represented_bsn)
+        elif valid_until is not None:
+            valid_until = aware(valid_until)
+            if valid_until <= self._clock():
+                raise RegisterError("De einddatum ligt in het verleden. / The end date is in "
+                                    "the past.")
         mandate = self._new(kind="legal", represented=("bsn", represented_bsn),
                             representative=("bsn", representative_bsn), services=services,
                             days=None, state=ACTIVE, role=role, valid_until=valid_until,
                             court_reference=court_reference.strip())
         self._event(mandate, actor, "recorded", None, ACTIVE, court_reference)
-        self._session.commit()
+        if commit:
+            self._session.commit()
         return mandate
 
     # -- internals --------------------------------------------------------------------------
