@@ -94,10 +94,11 @@ def clients() -> None:
 @click.option("--claims", "claims_profile", type=click.Choice(["nlgov", "act"]), default="nlgov",
               show_default=True, help="nlgov: sub acts, 'represents' nests; act: RFC 8693.")
 @click.option("--bsn", "may_receive_bsn", is_flag=True, help="This client may receive the BSN.")
+@click.option("--name", default=None, help="Name people see while logging in (default: the id).")
 @_instance_option
 @_config_option
 def clients_add(client_id: str, redirect_uris: tuple[str, ...], secret: str | None,
-                claims_profile: str, may_receive_bsn: bool, instance: Path,
+                claims_profile: str, may_receive_bsn: bool, name: str | None, instance: Path,
                 config: Path | None) -> None:
     """Register (or update) an OIDC client."""
     from broker.frontends.oidc.clients import register_client
@@ -105,7 +106,7 @@ def clients_add(client_id: str, redirect_uris: tuple[str, ...], secret: str | No
     def register(session: Any) -> None:
         generated = register_client(
             session, client_id=client_id, redirect_uris=list(redirect_uris), secret=secret,
-            claims_profile=claims_profile, may_receive_bsn=may_receive_bsn)
+            claims_profile=claims_profile, may_receive_bsn=may_receive_bsn, name=name)
         click.echo(f"client {client_id} registered ({claims_profile}"
                    f"{', may receive the BSN' if may_receive_bsn else ''})")
         if generated:

@@ -71,6 +71,8 @@ class OidcClient(db.Model):  # type: ignore[name-defined,misc]
 
     __tablename__ = "oidc_client"
     client_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: what people see ("you are logging in to ..."); the client id when not given
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     secret_hash: Mapped[str] = mapped_column(String(128))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
     claims_profile: Mapped[str] = mapped_column(String(20), default="nlgov")

@@ -8,6 +8,7 @@
     ├── RequestError                   the relying party's request is invalid
     │   ├── UnknownRequesterError      unknown client / SP: never answer back to it
     │   ├── UnknownServiceError        the requested service is not in the catalogue
+    │   ├── NoLoginMethodError         no configured connector serves the service
     │   └── InsufficientLoaError       the service needs more assurance than was reached
     ├── UpstreamError                  the connector could not obtain a usable identity
     │   ├── UpstreamCancelledError     the person cancelled at the identity provider
@@ -26,6 +27,7 @@ SAML_AUTHN_FAILED = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"
 SAML_NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
 SAML_REQUEST_DENIED = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
 SAML_REQUEST_UNSUPPORTED = "urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported"
+SAML_NO_AVAILABLE_IDP = "urn:oasis:names:tc:SAML:2.0:status:NoAvailableIDP"
 
 
 class InputError(ValueError):
@@ -98,6 +100,14 @@ class UnknownServiceError(RequestError):
     saml_status: tuple[str, str | None] = (SAML_REQUESTER, SAML_REQUEST_UNSUPPORTED)
     public_message_nl = "De gevraagde dienst is bij ons niet bekend."
     public_message_en = "The requested service is not known to us."
+
+
+class NoLoginMethodError(RequestError):
+    http_status = 503
+    oidc_error = "temporarily_unavailable"
+    saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_NO_AVAILABLE_IDP)
+    public_message_nl = "Voor deze dienst kunt u hier op dit moment niet inloggen."
+    public_message_en = "You cannot log in to this service here at the moment."
 
 
 class InsufficientLoaError(RequestError):

@@ -82,7 +82,7 @@ def create_blueprint(context: BrokerContext, csrf: CSRFProtect) -> Blueprint:
     secret = _client_secret(context.settings.instance_path)
     try:
         register_client(context.session(), client_id=CLIENT_ID, redirect_uris=[redirect_uri],
-                        secret=secret, may_receive_bsn=True)
+                        secret=secret, may_receive_bsn=True, name="Demodienst (OIDC)")
     except InputError as exc:
         raise ConfigError(f"demo OIDC relying party cannot register: {exc}") from exc
 

@@ -24,6 +24,7 @@ from broker.context import Continuation
 from broker.errors import BrokerError
 from broker.errors import FlowError
 from broker.errors import InsufficientLoaError
+from broker.errors import NoLoginMethodError
 from broker.errors import RepresentationError
 from broker.errors import UpstreamCancelledError
 from broker.flow import AUTHENTICATED
@@ -57,6 +58,8 @@ def begin(*, frontend: str, requester: str, requester_name: str, service: Servic
     g.broker_flow = flow
     log.info("flow %s started by %s for service %s", _short(flow.id), requester, service.uuid)
     eligible = _eligible_connectors(service)
+    if not eligible:
+        raise NoLoginMethodError(f"no connector serves {service.via}")
     chosen = [name for name in eligible if name == upstream_hint] or (
         eligible if len(eligible) == 1 else [])
     response: Response = (

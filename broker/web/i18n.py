@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_remember_language)
     app.jinja_env.globals["t"] = translate
     app.jinja_env.globals["lang"] = current_language
+    app.jinja_env.filters["level_name"] = level_name
 
 
 def current_language() -> str:
@@ -28,6 +29,21 @@ def current_language() -> str:
 
 def translate(nl: str, en: str) -> str:
     return en if current_language() == "en" else nl
+
+
+_LEVEL_NAMES = {
+    "basic": ("basis", "basic"),
+    "low": ("laag (DigiD midden, eHerkenning EH2)", "low (DigiD midden, eHerkenning EH2)"),
+    "substantial": ("substantieel (DigiD substantieel, eHerkenning EH3)",
+                    "substantial (DigiD substantieel, eHerkenning EH3)"),
+    "high": ("hoog (DigiD hoog, eHerkenning EH4)", "high (DigiD hoog, eHerkenning EH4)"),
+}
+
+
+def level_name(level: str) -> str:
+    """A level of assurance as people know it, in the current language."""
+    nl, en = _LEVEL_NAMES.get(level, (level, level))
+    return translate(nl, en)
 
 
 def _choose_language() -> None:

@@ -38,6 +38,11 @@ class RegisteredClient:
     redirect_uris: tuple[str, ...]
     claims_profile: str
     may_receive_bsn: bool
+    name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.client_id
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -79,12 +84,12 @@ def find_client(session: Session, client_id: str) -> RegisteredClient | None:
     return RegisteredClient(client_id=row.client_id, secret_hash=row.secret_hash,
                             redirect_uris=tuple(row.redirect_uris or ()),
                             claims_profile=row.claims_profile,
-                            may_receive_bsn=bool(row.may_receive_bsn))
+                            may_receive_bsn=bool(row.may_receive_bsn), name=row.name)
 
 
 def register_client(session: Session, *, client_id: str, redirect_uris: list[str],
                     secret: str | None, claims_profile: str = "nlgov",
-                    may_receive_bsn: bool = False) -> str | None:
+                    may_receive_bsn: bool = False, name: str | None = None) -> str | None:
     """Register (or update) a client. Returns the generated secret when none was given.
 
     Raises :class:`InputError`, before writing anything, for a malformed client id, a redirect
@@ -104,12 +109,16 @@ def register_client(session: Session, *, client_id: str, redirect_uris: list[str
         raise InputError(
             f"Onbekend claimsprofiel {claims_profile!r}; kies uit {', '.join(PROFILES)}. / "
             f"Unknown claims profile {claims_profile!r}; choose from {', '.join(PROFILES)}.")
+    if name is not None and not 1 <= len(name.strip()) <= 200:
+        raise InputError("De naam moet 1 tot 200 tekens lang zijn. / The name must be 1 to 200 "
+                         "characters long.")
     generated = secrets.token_urlsafe(32) if secret is None else None
     row = session.get(OidcClient, client_id) or OidcClient(client_id=client_id)
     row.secret_hash = hash_secret(secret if secret is not None else generated or "")
     row.redirect_uris = list(redirect_uris)
     row.claims_profile = claims_profile
     row.may_receive_bsn = may_receive_bsn
+    row.name = name.strip() if name else None
     session.add(row)
     session.commit()
     return generated

@@ -51,7 +51,7 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
                                        refusal.description, refusal.state), 303)
         return flow_views.begin(
             frontend=frontend.name, requester=valid.client.client_id,
-            requester_name=valid.client.client_id, service=valid.service,
+            requester_name=valid.client.display_name, service=valid.service,
             min_loa=valid.min_loa, return_to=valid.redirect_uri,
             request_data=valid.request_data(), upstream_hint=valid.idp_hint)
 
