@@ -73,13 +73,8 @@ class ConfigError(BrokerError):
 
 
 class FlowError(BrokerError):
-    public_message_nl = (
-        "Deze inlogpoging is verlopen of al afgerond. Ga terug naar de dienst en begin opnieuw."
-    )
-    public_message_en = (
-        "This login attempt has expired or was already completed. "
-        "Go back to the service and start again."
-    )
+    public_message_nl = "Deze inlogpoging is verlopen of al afgerond."
+    public_message_en = "This login attempt has expired or was already completed."
 
 
 class RequestError(BrokerError):
