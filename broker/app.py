@@ -20,10 +20,10 @@ from broker import registry
 from broker.config import Settings
 from broker.context import BrokerContext
 from broker.db import db
-from broker.register import models as register_models  # noqa: F401  (tables)
 from broker.errors import BrokerError
 from broker.errors import ConfigError
 from broker.flow import Flows
+from broker.register import models as register_models  # noqa: F401  (tables)
 from broker.state import SqlStateStore
 from broker.web import i18n
 from broker.web import pages

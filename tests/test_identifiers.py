@@ -1,8 +1,8 @@
 import pytest
 
 from broker.errors import InputError
-from broker.identifiers import is_bsn
 from broker.identifiers import is_branch_number
+from broker.identifiers import is_bsn
 from broker.identifiers import is_kvk
 from broker.identifiers import require_bsn
 

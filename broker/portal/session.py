@@ -6,8 +6,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from werkzeug.wrappers import Response
 from flask import request
+from werkzeug.wrappers import Response
 
 from broker.context import BrokerContext
 

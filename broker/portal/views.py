@@ -9,13 +9,13 @@ from functools import wraps
 from typing import Any
 
 from flask import Blueprint
-from werkzeug.wrappers import Response
 from flask import abort
 from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from werkzeug.wrappers import Response
 
 from broker.context import BrokerContext
 from broker.errors import InputError

@@ -32,6 +32,7 @@ from broker.saml.xml import parse
 from broker.saml.xml import text_of
 
 PROTOCOL = NS["samlp"]
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 class MetadataError(ValueError):
@@ -210,7 +211,8 @@ def sp_descriptor(*, entity_id: str, key: KeyPair, acs_url: str,
         "Binding": BINDING_POST, "Location": acs_url, "index": "0", "isDefault": "true"})
     for index, name, service_uuid in services:
         acs = etree.SubElement(role, MD + "AttributeConsumingService", {"index": str(index)})
-        etree.SubElement(acs, MD + "ServiceName", {"{http://www.w3.org/XML/1998/namespace}lang": "nl"}).text = name
+        service_name = etree.SubElement(acs, MD + "ServiceName", {XML_LANG: "nl"})
+        service_name.text = name
         requested = etree.SubElement(acs, MD + "RequestedAttribute", {
             "Name": "urn:nl-eid-gdi:1.0:ServiceUUID", "NameFormat": ATTRNAME_URI,
             "isRequired": "true"})

@@ -14,11 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from lxml import etree
 from signxml.algorithms import DigestAlgorithm
 from signxml.algorithms import SignatureMethod
+from signxml.exceptions import InvalidInput
+from signxml.exceptions import InvalidSignature
 from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration
 from signxml.verifier import XMLVerifier
-from signxml.exceptions import InvalidInput
-from signxml.exceptions import InvalidSignature
 
 from broker.keys import KeyPair
 from broker.saml.xml import DS

@@ -9,7 +9,6 @@ import secrets
 from typing import Any
 
 from flask import Blueprint
-from werkzeug.wrappers import Response
 from flask import abort
 from flask import g
 from flask import make_response
@@ -18,6 +17,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from broker import loa
 from broker.context import Continuation

@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask
-from werkzeug.wrappers import Response
 from flask import request
+from werkzeug.wrappers import Response
 
 BINDING_COOKIE = "broker_browser"
 
