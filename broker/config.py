@@ -20,6 +20,12 @@
     [plugins.machtigen]                        # mandate plugins, in the order they are asked
     type = "digid_machtigen"                   # entry point in group broker.plugins
 
+    [register]                                 # optional: activation codes and attempt limits
+    screen_code_seconds = 3600                 # a code shown on screen (DigiD Machtigen: 1 h)
+    letter_code_seconds = 2592000              # a code sent by letter (30 days)
+    attempts_per_code = 5                      # then the code is locked
+    attempts_per_person = 10                   # per day, then activation is blocked
+
 Secrets never live in the file: ``BROKER_SECRET_KEY`` (else a random key kept in the instance
 folder) and ``DATABASE_URL``. :func:`load_settings` raises :class:`ConfigError` naming the
 dotted key that is wrong.
@@ -42,6 +48,15 @@ from broker.errors import ConfigError
 _BROKER_KEYS = {
     "base_url": str, "allow_mock_connectors": bool, "demo": bool, "clock_skew_seconds": int,
     "flow_lifetime_seconds": int, "database_url": str, "trust_proxy": bool,
+}
+
+
+#: [register] keys: activation codes and wrong-attempt limits, with their allowed ranges.
+_REGISTER_KEYS = {
+    "screen_code_seconds": (60, 86400),
+    "letter_code_seconds": (3600, 90 * 86400),
+    "attempts_per_code": (1, 20),
+    "attempts_per_person": (1, 100),
 }
 
 
@@ -68,6 +83,8 @@ class Settings:
     connectors: tuple[ComponentSettings, ...] = ()
     frontends: tuple[ComponentSettings, ...] = ()
     plugins: tuple[ComponentSettings, ...] = ()
+    #: overrides of broker.register.service.Limits, e.g. {"letter_code_seconds": 2592000}
+    register: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def keys_path(self) -> Path:
@@ -105,7 +122,7 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Check ``data`` (a parsed TOML document) and the environment into :class:`Settings`."""
     environ = os.environ if environ is None else environ
-    unknown = set(data) - {"broker", "connectors", "frontends", "plugins"}
+    unknown = set(data) - {"broker", "connectors", "frontends", "plugins", "register"}
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
     broker = _table(data, "broker")
@@ -129,6 +146,7 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
         connectors=_components(data, "connectors"),
         frontends=_components(data, "frontends"),
         plugins=_components(data, "plugins"),
+        register=_register_limits(_table(data, "register")),
     )
     if not settings.connectors:
         raise ConfigError("connectors: at least one connector is needed")
@@ -158,6 +176,18 @@ def _bounded(table: Mapping[str, Any], key: str, default: int, low: int, high: i
     if not low <= value <= high:
         raise ConfigError(f"broker.{key}: must be between {low} and {high}")
     return value
+
+
+def _register_limits(table: Mapping[str, Any]) -> dict[str, int]:
+    limits = {}
+    for key, value in table.items():
+        if key not in _REGISTER_KEYS:
+            raise ConfigError(f"register.{key}: unknown key")
+        low, high = _REGISTER_KEYS[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ConfigError(f"register.{key}: must be a whole number from {low} to {high}")
+        limits[key] = value
+    return limits
 
 
 def _database_url(table: Mapping[str, Any], environ: Mapping[str, str], instance: Path) -> str:

@@ -19,6 +19,8 @@ from broker.config import Settings
 from broker.db import ServiceRecord
 from broker.db import utcnow
 from broker.flow import Flows
+from broker.register.service import Limits
+from broker.register.service import Register
 from broker.services import Service
 from broker.services import ServiceCatalogue
 from broker.state import StateStore
@@ -56,6 +58,11 @@ class BrokerContext:
             self._keys[name] = keys.load_or_create(
                 self.settings.keys_path, name, algorithm=algorithm, common_name=name)
         return self._keys[name]
+
+    def register(self, clock: Callable[[], datetime] | None = None) -> Register:
+        """The mandate register on this request's session, with the configured limits."""
+        return Register(self.session(), self.catalogue(), clock=clock or self.clock,
+                        limits=Limits(**self.settings.register))
 
     def catalogue(self) -> ServiceCatalogue:
         rows = self.session().execute(select(ServiceRecord)).scalars()

@@ -49,3 +49,15 @@ def test_bad_config_names_the_key(change: Any, key: str, tmp_path: Path) -> None
     change(data)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         _load(data, tmp_path)
+
+
+def test_register_limits_are_read_and_checked(tmp_path: Path) -> None:
+    data = demo_config("http://x")
+    data["register"] = {"attempts_per_code": 3, "letter_code_seconds": 86400}
+    assert _load(data, tmp_path).register == {"attempts_per_code": 3, "letter_code_seconds": 86400}
+    data["register"] = {"attempts_per_code": 0}
+    with pytest.raises(ConfigError, match=r"register\.attempts_per_code: must be"):
+        _load(data, tmp_path)
+    data["register"] = {"tries": 3}
+    with pytest.raises(ConfigError, match=r"register\.tries: unknown key"):
+        _load(data, tmp_path)

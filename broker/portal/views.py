@@ -39,8 +39,7 @@ def _context() -> BrokerContext:
 
 
 def _register() -> Register:
-    context = _context()
-    return Register(context.session(), context.catalogue(), clock=context.clock)
+    return _context().register()
 
 
 def logged_in(view: View) -> View:

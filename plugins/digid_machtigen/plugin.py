@@ -7,7 +7,6 @@ from datetime import datetime
 from broker.context import BrokerContext
 from broker.identity import Identity
 from broker.pipeline import Option
-from broker.register.service import Register
 from broker.services import Service
 from plugins.citizen_register import citizen_options
 
@@ -23,6 +22,6 @@ class DigidMachtigenPlugin:
         if identity.acting.id_type != "bsn" or "voluntary" not in service.accepts:
             return []
         session = self._context.session()
-        register = Register(session, self._context.catalogue(), clock=lambda: now)
+        register = self._context.register(clock=lambda: now)
         mandates = register.usable("bsn", identity.acting.id, service.uuid, ("voluntary",))
         return citizen_options(session, mandates, self.name)

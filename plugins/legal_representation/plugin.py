@@ -7,7 +7,6 @@ from datetime import datetime
 from broker.context import BrokerContext
 from broker.identity import Identity
 from broker.pipeline import Option
-from broker.register.service import Register
 from broker.services import Service
 from plugins.citizen_register import citizen_options
 
@@ -26,7 +25,7 @@ class LegalRepresentationPlugin:
         if not roles:
             return []
         session = self._context.session()
-        register = Register(session, self._context.catalogue(), clock=lambda: now)
+        register = self._context.register(clock=lambda: now)
         mandates = [m for m in register.usable("bsn", identity.acting.id, service.uuid,
                                                ("legal",)) if m.role in roles]
         return citizen_options(session, mandates, self.name)
