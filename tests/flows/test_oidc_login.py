@@ -143,3 +143,17 @@ def test_mandate_revoked_between_offer_and_choice_cannot_be_chosen(
     Register(broker_db, runtime.context.catalogue()).revoke(actor=FATIMA, mandate_id=mandate.id)
     browser.submit("form.choices", button=("choice", f"bsn:{JAN}"))
     assert browser.last.status_code == 403
+
+
+def test_expired_mandate_never_appears_in_the_chooser(browser: Browser, rp: OidcRelyingParty,
+                                                      broker_db: Any) -> None:
+    from datetime import UTC
+    from datetime import datetime
+    from datetime import timedelta
+
+    mandate = broker_db.query(Mandate).filter_by(represented_id=JAN, kind="voluntary").one()
+    mandate.valid_until = datetime.now(UTC) - timedelta(minutes=1)
+    broker_db.commit()
+    arrival = oidc_login(browser, rp, INKOMSTEN, "fatima")
+    assert isinstance(arrival, Arrival), browser.text()
+    assert "represents" not in rp.finish(arrival).claims

@@ -181,3 +181,22 @@ def test_a_stranger_cannot_see_or_revoke_someone_elses_mandate(browser: Browser,
     assert page.status_code == 404
     broker_db.expire_all()
     assert broker_db.get(Mandate, mandate.id).state == "active"
+
+
+def test_expired_activation_code_gets_the_same_message(browser: Browser, broker_db: Any) -> None:
+    from datetime import UTC
+    from datetime import datetime
+
+    from broker.register.models import ActivationCode
+
+    portal_login(browser, "jan")
+    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", give(browser, [INKOMSTEN]).text)
+    assert code
+    portal_logout(browser)
+    for record in broker_db.query(ActivationCode).all():
+        record.expires_at = datetime.now(UTC)
+    broker_db.commit()
+    portal_login(browser, "pieter")
+    fill(browser, "/machtigen/activeren", code=code.group(0), bsn=JAN, birth_date="1950-03-14")
+    assert browser.last.status_code == 400
+    assert "De combinatie van BSN, geboortedatum en activeringscode klopt niet" in browser.text()
