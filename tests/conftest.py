@@ -66,6 +66,19 @@ def client(app: Flask) -> Any:
     return app.test_client()
 
 
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Any]:
+    """A session on a fresh SQLite database with the broker's tables, without a broker."""
+    from broker.db import db
+
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'broker.db'}"
+    db.init_app(app)
+    with app.app_context():
+        db.create_all()
+        yield db.session()
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment() -> Iterator[None]:
     saved = dict(os.environ)

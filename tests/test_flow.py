@@ -1,13 +1,11 @@
 """Flow transitions: browser binding, order of steps, single use, upstream request claims."""
 
-from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
+from typing import Any
 
 import pytest
-from flask import Flask
 
-from broker.db import db
 from broker.errors import FlowError
 from broker.errors import UpstreamResponseError
 from broker.flow import Flows
@@ -25,13 +23,8 @@ IDENTITY = Identity(acting=Party(id="999993653", id_type="bsn"), loa="substantia
 
 
 @pytest.fixture
-def flows(tmp_path) -> Iterator[Flows]:  # type: ignore[no-untyped-def]
-    app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'flows.db'}"
-    db.init_app(app)
-    with app.app_context():
-        db.create_all()
-        yield Flows(SqlStateStore(lambda: db.session), lifetime=900)
+def flows(database: Any) -> Flows:
+    return Flows(SqlStateStore(lambda: database), lifetime=900)
 
 
 def test_flow_loads_only_in_the_browser_that_began_it(flows: Flows) -> None:

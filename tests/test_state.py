@@ -1,14 +1,12 @@
 """The SQL state store: expiry, single use, only-if-absent."""
 
-from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from flask import Flask
 
-from broker.db import db
 from broker.state import SqlStateStore
 
 
@@ -26,13 +24,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path, clock: Clock) -> Iterator[SqlStateStore]:  # type: ignore[no-untyped-def]
-    app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'state.db'}"
-    db.init_app(app)
-    with app.app_context():
-        db.create_all()
-        yield SqlStateStore(lambda: db.session, clock)
+def store(database: Any, clock: Clock) -> SqlStateStore:
+    return SqlStateStore(lambda: database, clock)
 
 
 def test_put_then_get_returns_the_value(store: SqlStateStore) -> None:

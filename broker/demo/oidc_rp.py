@@ -22,7 +22,6 @@ from flask import Blueprint
 from flask import abort
 from flask import redirect
 from flask import render_template
-from flask import render_template_string
 from flask import request
 from flask import session
 from flask.typing import ResponseReturnValue
@@ -46,23 +45,6 @@ SECRET_FILE = "demo-rp-secret"  # noqa: S105 (a file name)
 SESSION_KEY = "demo_oidc"
 HTTP_TIMEOUT = 10
 
-_ERROR_PAGE = """{% extends "base.html" %}
-{% block body_class %}demo{% endblock %}
-{% block brand %}{{ t("Demodienst", "Demo service") }}{% endblock %}
-{% block brand_href %}{{ url_for('demo.index') }}{% endblock %}
-{% block title %}{{ t("Niet ingelogd", "Not logged in") }}{% endblock %}
-{% block content %}
-<p class="eyebrow">OpenID Connect</p>
-<div class="panel panel-error" role="alert">
-  <h1>{{ t("Inloggen is niet gelukt", "Logging in did not succeed") }}</h1>
-  <table class="data"><tbody>
-    <tr><th scope="row">{{ t("Fout", "Error") }}</th><td><code>{{ error }}</code></td></tr>
-    <tr><th scope="row">{{ t("Melding", "Message") }}</th><td>{{ message }}</td></tr>
-  </tbody></table>
-</div>
-<p class="actions"><a class="button" href="{{ url_for('demo.index') }}">
-  {{ t("Opnieuw proberen", "Try again") }}</a></p>
-{% endblock %}"""
 
 
 class LoginFailed(Exception):
@@ -107,8 +89,8 @@ def create_blueprint(context: BrokerContext, csrf: CSRFProtect) -> Blueprint:
         try:
             claims = _complete(context, pending, redirect_uri, secret)
         except LoginFailed as failed:
-            return render_template_string(_ERROR_PAGE, error=failed.code,
-                                          message=failed.message), 400
+            return render_template("demo/failed.html", protocol="OpenID Connect",
+                                   code=failed.code, message=failed.message), 400
         assert pending is not None
         record = context.session().get(ServiceRecord, pending["service"])
         return render_template(

@@ -17,7 +17,6 @@ from flask import abort
 from flask import make_response
 from flask import redirect
 from flask import render_template
-from flask import render_template_string
 from flask import request
 from flask import session
 from flask.typing import ResponseReturnValue
@@ -47,25 +46,6 @@ OUTSTANDING = "demo_saml_outstanding"
 #: the client trusts the broker's metadata, which is valid for days; rebuild it daily
 CLIENT_LIFETIME_SECONDS = 86400
 
-_STATUS_PAGE = """{% extends "base.html" %}
-{% block body_class %}demo{% endblock %}
-{% block brand %}{{ t("Demodienst", "Demo service") }}{% endblock %}
-{% block brand_href %}{{ url_for('demo.index') }}{% endblock %}
-{% block title %}{{ t("Niet ingelogd", "Not logged in") }}{% endblock %}
-{% block content %}
-<p class="eyebrow">SAML</p>
-<div class="panel panel-error" role="alert">
-  <h1>{{ t("Inloggen is niet gelukt", "Logging in did not succeed") }}</h1>
-  <p class="lead">{{ t("De broker antwoordde met deze status:",
-                       "The broker answered with this status:") }}</p>
-  <table class="data"><tbody>
-    <tr><th scope="row">{{ t("Status", "Status") }}</th><td><code>{{ status }}</code></td></tr>
-    <tr><th scope="row">{{ t("Melding", "Message") }}</th><td>{{ message }}</td></tr>
-  </tbody></table>
-</div>
-<p class="actions"><a class="button" href="{{ url_for('demo.index') }}">
-  {{ t("Opnieuw proberen", "Try again") }}</a></p>
-{% endblock %}"""
 
 
 @dataclass
@@ -200,7 +180,8 @@ def _status_page(error: Exception | None) -> ResponseReturnValue:
         message = lines[-1] if lines else status
         if isinstance(error, StatusError) and " from " in message:
             message, _, status = message.rpartition(" from ")
-    return make_response(render_template_string(_STATUS_PAGE, status=status, message=message), 400)
+    page = render_template("demo/failed.html", protocol="SAML", code=status, message=message)
+    return make_response(page, 400)
 
 
 def _raw(response: Any) -> str:

@@ -3,14 +3,13 @@
 Every refusal is checked to change nothing.
 """
 
-from collections.abc import Iterator
 from datetime import UTC
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
 
@@ -53,17 +52,15 @@ def clock() -> Clock:
     return Clock()
 
 
+def _register(session: Any, clock: Clock, limits: Limits = Limits()) -> Register:
+    seed(session, now=clock.now)
+    catalogue = ServiceCatalogue([service_from_record(r) for r in session.query(ServiceRecord)])
+    return Register(session, catalogue, clock=clock, limits=limits)
+
+
 @pytest.fixture
-def register(tmp_path, clock: Clock) -> Iterator[Register]:  # type: ignore[no-untyped-def]
-    app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'register.db'}"
-    db.init_app(app)
-    with app.app_context():
-        db.create_all()
-        seed(db.session, now=clock.now)
-        catalogue = ServiceCatalogue([service_from_record(r)
-                                      for r in db.session.query(ServiceRecord)])
-        yield Register(db.session, catalogue, clock=clock)
+def register(database: Any, clock: Clock) -> Register:
+    return _register(database, clock)
 
 
 def _count(model: type) -> int:
@@ -111,28 +108,19 @@ def test_code_locks_after_five_wrong_attempts(register: Register) -> None:
 
 
 def test_person_is_locked_out_after_ten_wrong_attempts_then_released_after_a_day(
-        tmp_path, clock: Clock) -> None:  # type: ignore[no-untyped-def]
-    app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'r.db'}"
-    db.init_app(app)
-    with app.app_context():
-        db.create_all()
-        seed(db.session, now=clock.now)
-        catalogue = ServiceCatalogue([service_from_record(r)
-                                      for r in db.session.query(ServiceRecord)])
-        register = Register(db.session, catalogue, clock=clock, limits=Limits(attempts_per_person=3))
-        _, code = register.give(giver=JAN, services=[INKOMSTEN], days=30)
-        for _ in range(3):
-            with pytest.raises(RegisterError, match="niet correct|not correct"):
-                register.activate(activator=FATIMA, represented_bsn=HENK,
-                                  birth_date=JAN_BORN, code="AAAA-AAAA-AAAA")
-        with pytest.raises(RegisterError, match="blocked"):
-            register.activate(activator=FATIMA, represented_bsn=JAN, birth_date=JAN_BORN,
-                              code=code)
-        clock.now += timedelta(days=1, seconds=1)
-        _, code = register.give(giver=JAN, services=[INKOMSTEN], days=30)
-        assert register.activate(activator=FATIMA, represented_bsn=JAN, birth_date=JAN_BORN,
-                                 code=code).state == ACTIVE
+        database: Any, clock: Clock) -> None:
+    register = _register(database, clock, Limits(attempts_per_person=3))
+    _, code = register.give(giver=JAN, services=[INKOMSTEN], days=30)
+    for _ in range(3):
+        with pytest.raises(RegisterError, match="niet correct|not correct"):
+            register.activate(activator=FATIMA, represented_bsn=HENK,
+                              birth_date=JAN_BORN, code="AAAA-AAAA-AAAA")
+    with pytest.raises(RegisterError, match="blocked"):
+        register.activate(activator=FATIMA, represented_bsn=JAN, birth_date=JAN_BORN, code=code)
+    clock.now += timedelta(days=1, seconds=1)
+    _, code = register.give(giver=JAN, services=[INKOMSTEN], days=30)
+    assert register.activate(activator=FATIMA, represented_bsn=JAN, birth_date=JAN_BORN,
+                             code=code).state == ACTIVE
 
 
 def test_screen_code_expires_after_an_hour(register: Register, clock: Clock) -> None:
