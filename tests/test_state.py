@@ -1,21 +1,12 @@
 """The SQL state store: expiry, single use, only-if-absent."""
 
-from datetime import UTC
-from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from broker.state import SqlStateStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.fakes import Clock
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from broker.register.service import Limits
 from broker.register.service import Register
 from broker.register.service import RegisterError
 from broker.services import ServiceCatalogue
+from tests.fakes import Clock
 
 JAN, FATIMA, PIETER, HENK, NOOR = "999993653", "999990676", "999991772", "999992570", "999990019"
 JAN_BORN = date(1950, 3, 14)
@@ -37,14 +38,6 @@ INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"
 TOESLAGEN = "1373be8a-5091-5838-ac0d-b3234dc1fa5f"
 ZORG = "e00bfadf-3129-5f5d-88eb-63e4ca833c5d"
 OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

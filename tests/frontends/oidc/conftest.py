@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -34,6 +33,7 @@ from broker.identity import Identity
 from broker.identity import Party
 from broker.web import flow_views
 from broker.web.runtime import runtime
+from tests.fakes import install_component
 
 SERVICE = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # Inkomstenbelasting, digid, substantial
 REDIRECT_URI = "https://rp.example.nl/callback"
@@ -68,15 +68,7 @@ def config() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _fake_connector_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = registry.available
-
-    def available(group: str) -> dict[str, Callable[..., Any]]:
-        found = real(group)
-        if group == registry.CONNECTORS:
-            found["fake"] = lambda: FakeConnector
-        return found
-
-    monkeypatch.setattr(registry, "available", available)
+    install_component(monkeypatch, registry.CONNECTORS, "fake", FakeConnector)
 
 
 @pytest.fixture

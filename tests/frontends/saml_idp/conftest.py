@@ -9,7 +9,6 @@ The test SP is a real pysaml2 ``Saml2Client`` (no xmlsec1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -37,6 +36,7 @@ from broker.saml.metadata import sp_descriptor
 from broker.saml.pysaml2_backend import make_saml2_client
 from broker.web import flow_views
 from broker.web.runtime import runtime
+from tests.fakes import install_component
 
 INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # digid, substantial
 TOESLAGEN = "1373be8a-5091-5838-ac0d-b3234dc1fa5f"  # digid, substantial
@@ -88,15 +88,7 @@ def config() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _fake_connector_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = registry.available
-
-    def available(group: str) -> dict[str, Callable[..., Any]]:
-        found = real(group)
-        if group == registry.CONNECTORS:
-            found["fake"] = lambda: FakeConnector
-        return found
-
-    monkeypatch.setattr(registry, "available", available)
+    install_component(monkeypatch, registry.CONNECTORS, "fake", FakeConnector)
 
 
 @pytest.fixture
