@@ -69,16 +69,21 @@ class OidcRelyingParty:
         return parse_qs(urlsplit(arrival.url).query)
 
 
-def oidc_login(browser: Browser, rp: OidcRelyingParty, service: str, username: str,
-               choose: str | None = None) -> Any:
-    """Drive a whole login; returns the OIDC result, or the page/arrival where it stopped."""
-    outcome = browser.open(rp.authorization_url(service))
+def login(browser: Browser, start_url: str, username: str, choose: str | None = None) -> Any:
+    """Drive a whole login from a relying party's start URL: mock DigiD, then the chooser when
+    ``choose`` is given. Returns the arrival at the relying party, or the page where it stopped."""
+    outcome = browser.open(start_url)
     if isinstance(outcome, Arrival):
         return outcome
     outcome = browser.login_at_mock_digid(username)
     if choose is not None and not isinstance(outcome, Arrival):
         outcome = browser.submit("form.choices", button=("choice", choose))
     return outcome
+
+
+def oidc_login(browser: Browser, rp: OidcRelyingParty, service: str, username: str,
+               choose: str | None = None) -> Any:
+    return login(browser, rp.authorization_url(service), username, choose)
 
 
 SP_ENTITY = "https://sp.test/metadata"
@@ -177,10 +182,4 @@ def _saml_value(value: Any) -> str:
 
 def saml_login(browser: Browser, sp: SamlServiceProvider, service: str, username: str,
                choose: str | None = None) -> Any:
-    outcome = browser.open(sp.login_url(service))
-    if isinstance(outcome, Arrival):
-        return outcome
-    outcome = browser.login_at_mock_digid(username)
-    if choose is not None and not isinstance(outcome, Arrival):
-        outcome = browser.submit("form.choices", button=("choice", choose))
-    return outcome
+    return login(browser, sp.login_url(service), username, choose)
