@@ -102,11 +102,15 @@ class Flows:
         self._save(flow)
         self._store.put(_request_key(connector, request_id), {"flow": flow.id}, self._lifetime)
 
-    def claim_upstream_response(self, connector: str, in_response_to: str | None) -> Flow:
-        """The flow whose upstream request this answers; a second claim of it fails."""
+    def awaiting_upstream(self, connector: str, in_response_to: str | None) -> Flow:
+        """The flow waiting for the answer to ``in_response_to``, without consuming anything.
+
+        The answer is not verified yet, so nothing may change here: an unsigned or forged
+        message that quotes a live request id must not end the person's login.
+        """
         if not in_response_to:
             raise UpstreamResponseError("response without InResponseTo (unsolicited)")
-        mark = self._store.take(_request_key(connector, in_response_to))
+        mark = self._store.get(_request_key(connector, in_response_to))
         if mark is None:
             raise UpstreamResponseError("InResponseTo unknown, expired or already used")
         data = self._store.get(_key(mark["flow"]))
@@ -117,6 +121,13 @@ class Flows:
                 flow.upstream_request_id != in_response_to):
             raise UpstreamResponseError("response does not answer this flow's request")
         return flow
+
+    def consume_upstream_request(self, flow: Flow) -> None:
+        """Use up the flow's upstream request id once its answer is verified; a second verified
+        answer to the same request (a replay, or a race) is refused."""
+        assert flow.connector is not None and flow.upstream_request_id is not None
+        if self._store.take(_request_key(flow.connector, flow.upstream_request_id)) is None:
+            raise UpstreamResponseError("InResponseTo already used")
 
     def authenticated(self, flow: Flow, identity: Identity) -> None:
         flow.identity, flow.state = identity.to_dict(), AUTHENTICATED

@@ -49,24 +49,34 @@ def test_step_out_of_order_is_refused(flows: Flows) -> None:
         flows.load(flow.id, "b", "authenticated")
 
 
-def test_upstream_response_claims_its_flow_once(flows: Flows) -> None:
+def test_finding_the_flow_of_an_answer_consumes_nothing(flows: Flows) -> None:
     flow = flows.start(browser_binding="b", **FIELDS)
     flows.upstream_started(flow, "digid", "_req1")
-    assert flows.claim_upstream_response("digid", "_req1").id == flow.id
+    assert flows.awaiting_upstream("digid", "_req1").id == flow.id
+    assert flows.awaiting_upstream("digid", "_req1").id == flow.id
+
+
+def test_upstream_request_id_is_used_up_once(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", **FIELDS)
+    flows.upstream_started(flow, "digid", "_req1")
+    found = flows.awaiting_upstream("digid", "_req1")
+    flows.consume_upstream_request(found)
     with pytest.raises(UpstreamResponseError):
-        flows.claim_upstream_response("digid", "_req1")
+        flows.consume_upstream_request(found)
+    with pytest.raises(UpstreamResponseError):
+        flows.awaiting_upstream("digid", "_req1")
 
 
-def test_response_for_another_connector_does_not_claim_the_flow(flows: Flows) -> None:
+def test_response_for_another_connector_finds_no_flow(flows: Flows) -> None:
     flow = flows.start(browser_binding="b", **FIELDS)
     flows.upstream_started(flow, "digid", "_req1")
     with pytest.raises(UpstreamResponseError):
-        flows.claim_upstream_response("eherkenning", "_req1")
+        flows.awaiting_upstream("eherkenning", "_req1")
 
 
 def test_unsolicited_response_is_refused(flows: Flows) -> None:
     with pytest.raises(UpstreamResponseError, match="unsolicited"):
-        flows.claim_upstream_response("digid", None)
+        flows.awaiting_upstream("digid", None)
 
 
 def test_completed_flow_cannot_be_completed_or_loaded_again(flows: Flows) -> None:

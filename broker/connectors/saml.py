@@ -112,15 +112,16 @@ class SamlConnector:
         return redirect(url, 303)
 
     def acs(self) -> Response:
-        """The IdP's answer: claim the flow, verify everything, record the identity."""
+        """The IdP's answer: find the flow, verify everything, then (and only then) use up the
+        request id and record the identity. A message that fails verification changes nothing:
+        the person's login stays open for the genuine answer."""
         try:
             document = bindings.decode_post(request.form.get("SAMLResponse"))
         except bindings.BindingError as exc:
             raise UpstreamResponseError(f"{self.name}: {exc}") from None
-        flow = self.context.flows.claim_upstream_response(
-            self.name, messages.in_response_to_of(document))
-        flow_views.claimed(flow)
+        flow = self.context.flows.awaiting_upstream(self.name, messages.in_response_to_of(document))
         verified = self._verify(document, flow)
+        self._claim(flow)
         self._refuse_replay(verified)
         return flow_views.authenticated(flow, self.identity(verified))
 
@@ -132,10 +133,16 @@ class SamlConnector:
                 certificates=self.idp.signing_certificates, acs_url=self.acs_url,
                 audience=self.entity_id, in_response_to=flow.upstream_request_id,
                 now=self.context.clock(), skew=self.context.settings.clock_skew_seconds)
-        except messages.StatusError as exc:
+        except messages.StatusError as exc:  # signed by the IdP: a genuine answer to the flow
+            self._claim(flow)
             raise _status_error(self.name, exc) from None
         except messages.MessageError as exc:
             raise UpstreamResponseError(f"{self.name}: {exc}") from None
+
+    def _claim(self, flow: Flow) -> None:
+        """Use up the request id; from here on errors are answered to the relying party."""
+        self.context.flows.consume_upstream_request(flow)
+        flow_views.claimed(flow)
 
     def _refuse_replay(self, verified: messages.VerifiedAssertion) -> None:
         skew = self.context.settings.clock_skew_seconds

@@ -3,6 +3,7 @@ authenticates it with the BSN and level the IdP asserted."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -54,14 +55,41 @@ SUBCONF_DATA = f"{SAML}Subject/{SAML}SubjectConfirmation/{SAML}SubjectConfirmati
 def _refused(app: Flask, flow_id: str, document: bytes,
              error: type[UpstreamError] | type[InsufficientLoaError] = UpstreamResponseError,
              detail: str | None = None) -> None:
-    """POST ``document`` to the ACS; assert the refusal, its kind, and no authentication."""
+    """POST ``document`` to the ACS; assert the refusal, its kind, and that nothing changed:
+    no authentication, the flow still waiting with its request id unused, the relying party
+    not told (an unverified message must not end the person's login)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("broker.web.flow_views")
+    logger.addHandler(handler)
+    try:
+        response = post_response(app.test_client(), document)
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code in (400, 403, 502)
+    assert "Location" not in response.headers
+    assert_not_authenticated(app, flow_id)
+    assert flow_state(app, flow_id) == "upstream"
+    assert stub(app).errors == []
+    logged = " ".join(record.getMessage() for record in records)
+    assert error.__name__ in logged
+    if detail:
+        assert detail in logged
+
+
+def _refused_after_verification(app: Flask, flow_id: str, document: bytes,
+                                error: type[Exception] = UpstreamResponseError,
+                                detail: str | None = None) -> None:
+    """A verified answer the broker still refuses: the request id is used up, the flow ends and
+    the relying party is told, with the error."""
     response = post_response(app.test_client(), document)
     assert response.status_code in (303, 400, 403, 502)
     assert "/flow/" not in response.headers.get("Location", "")
     assert_not_authenticated(app, flow_id)
-    errors = stub(app).errors  # the flow was claimed: the frontend was told, with the error
+    errors = stub(app).errors
     assert errors and isinstance(errors[-1], error)
-    assert flow_state(app, flow_id) is None  # failed flows are gone
+    assert flow_state(app, flow_id) is None
     if detail:
         assert detail in errors[-1].detail
 
@@ -251,7 +279,7 @@ def test_acs_replayed_assertion_is_refused_by_replay_cache(app: Flask) -> None:
             requester_name="RP", service="92a383fd-f732-5aaf-af23-d9acf46c4c3a",
             min_loa="substantial", return_to="https://rp.example/acs", request={})
         rt.context.flows.upstream_started(flow, "digid", first.request_id)
-    _refused(app, flow.id, document, detail="replayed")
+    _refused_after_verification(app, flow.id, document, detail="replayed")
 
 
 def test_acs_unknown_in_response_to_is_refused(app: Flask) -> None:
@@ -290,8 +318,8 @@ def test_acs_not_base64_is_refused(app: Flask) -> None:
 
 def test_acs_invalid_bsn_is_refused(app: Flask) -> None:
     started = start_flow(app)
-    _refused(app, started.flow_id, craft(app, started.request_id, bsn="123456789"),
-             detail="BSN")
+    _refused_after_verification(app, started.flow_id,
+                                craft(app, started.request_id, bsn="123456789"), detail="BSN")
 
 
 def test_acs_unknown_level_uri_is_refused(app: Flask) -> None:
@@ -303,7 +331,7 @@ def test_acs_unknown_level_uri_is_refused(app: Flask) -> None:
         ref.text = "urn:example:loa:whatever"
 
     document = resign(craft(app, started.request_id), mock_key(app), assertion=level)
-    _refused(app, started.flow_id, document, detail="AuthnContextClassRef")
+    _refused_after_verification(app, started.flow_id, document, detail="AuthnContextClassRef")
 
 
 def test_acs_cancel_raises_upstream_cancelled(app: Flask) -> None:
@@ -337,7 +365,7 @@ def test_acs_other_failure_status_raises_upstream_error(app: Flask) -> None:
         code="urn:oasis:names:tc:SAML:2.0:status:Responder",
         sub_code="urn:oasis:names:tc:SAML:2.0:status:RequestDenied", message=None,
         key=mock_key(app))
-    _refused(app, started.flow_id, document, error=UpstreamError)
+    _refused_after_verification(app, started.flow_id, document, error=UpstreamError)
     error = stub(app).errors[-1]
     assert not isinstance(error, (UpstreamCancelledError, UpstreamResponseError))
 
@@ -349,6 +377,14 @@ def test_acs_status_from_untrusted_key_is_refused_as_bad_response(app: Flask) ->
         code="urn:oasis:names:tc:SAML:2.0:status:Responder",
         sub_code="urn:oasis:names:tc:SAML:2.0:status:AuthnFailed", message=None,
         key=generate("intruder"))
-    _refused(app, started.flow_id, document)
-    assert isinstance(stub(app).errors[-1], UpstreamResponseError)
+    _refused(app, started.flow_id, document)  # unverified: the flow stays open, RP not told
     assert parse(document).find(f"{SAMLP}Status") is not None
+
+
+def test_forged_response_leaves_the_login_open_for_the_genuine_answer(app: Flask) -> None:
+    started = start_flow(app)
+    forged = craft(app, started.request_id, bsn="999990676", key=generate("intruder"))
+    _refused(app, started.flow_id, forged, detail="trusted key")
+    response = post_response(app.test_client(), craft(app, started.request_id))
+    assert response.status_code == 303 and "/flow/" in response.headers["Location"]
+    assert flow_state(app, started.flow_id) == "authenticated"
