@@ -6,6 +6,10 @@ so a translator sees both at once; no message catalogue to compile.
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import Flask
 from flask import Response
 from flask import g
@@ -21,6 +25,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["t"] = translate
     app.jinja_env.globals["lang"] = current_language
     app.jinja_env.filters["level_name"] = level_name
+    app.jinja_env.filters["local"] = local_time
 
 
 def current_language() -> str:
@@ -44,6 +49,18 @@ def level_name(level: str) -> str:
     """A level of assurance as people know it, in the current language."""
     nl, en = _LEVEL_NAMES.get(level, (level, level))
     return translate(nl, en)
+
+
+#: Times people see are Dutch wall-clock time; the database keeps UTC.
+DISPLAY_ZONE = ZoneInfo("Europe/Amsterdam")
+
+
+def local_time(moment: datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+    """``moment`` (UTC, naive from SQLite or aware) as Amsterdam time in ``fmt``."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.astimezone(DISPLAY_ZONE).strftime(fmt)
 
 
 def _choose_language() -> None:
