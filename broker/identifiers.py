@@ -12,7 +12,7 @@ _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 
 
 def passes_eleven_test(value: str) -> bool:
-    if len(value) != 9 or not value.isdigit():
+    if len(value) != 9 or not (value.isascii() and value.isdigit()):  # not "９９９…" or "²"
         return False
     total = sum(int(digit) * weight for digit, weight in zip(value, _WEIGHTS, strict=True))
     return total % 11 == 0 and total != 0
@@ -27,11 +27,11 @@ def is_rsin(value: str) -> bool:
 
 
 def is_kvk(value: str) -> bool:
-    return len(value) == 8 and value.isdigit()
+    return len(value) == 8 and value.isascii() and value.isdigit()
 
 
 def is_branch_number(value: str) -> bool:
-    return len(value) == 12 and value.isdigit()
+    return len(value) == 12 and value.isascii() and value.isdigit()
 
 
 def clean(value: str) -> str:

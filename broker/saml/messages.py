@@ -25,6 +25,7 @@ from broker.saml import signing
 from broker.saml.xml import ATTRNAME_URI
 from broker.saml.xml import BINDING_POST
 from broker.saml.xml import CM_BEARER
+from broker.saml.xml import NAMEID_ENTITY
 from broker.saml.xml import NAMEID_TRANSIENT
 from broker.saml.xml import NS
 from broker.saml.xml import SAML
@@ -311,7 +312,7 @@ def read_response(document: bytes, *, idp_entity_id: str,
     tolerance = timedelta(seconds=skew)
     response = _verified(_parse_root(document, SAMLP + "Response"), certificates, "Response")
     _expect(response.get("Version") == "2.0", "Response Version is not 2.0")
-    _expect_issuer(response, idp_entity_id, optional=True)
+    _expect_issuer(response, idp_entity_id)
     _expect(response.get("Destination") == acs_url, "Response Destination is not our ACS URL")
     _expect(response.get("InResponseTo") == in_response_to, "Response InResponseTo mismatch")
     issued = parse_instant(response.get("IssueInstant"), "Response IssueInstant")
@@ -325,7 +326,8 @@ def read_response(document: bytes, *, idp_entity_id: str,
         assertions[0].findall(f"{SAML}Advice//{SAML}Assertion")),
         "Assertion found outside its place")
     assertion = _verified(assertions[0], certificates, "Assertion")
-    _expect_issuer(assertion, idp_entity_id, optional=False)
+    _expect(assertion.get("Version") == "2.0", "Assertion Version is not 2.0")
+    _expect_issuer(assertion, idp_entity_id)
     not_on_or_after = _check_subject(assertion, acs_url, in_response_to, now, tolerance)
     _check_conditions(assertion, audience, now, tolerance)
     authn = assertion.find(SAML + "AuthnStatement")
@@ -370,12 +372,16 @@ def _expect(condition: bool, message: str) -> None:
         raise MessageError(message)
 
 
-def _expect_issuer(element: etree._Element, entity_id: str, *, optional: bool) -> None:
+def _expect_issuer(element: etree._Element, entity_id: str) -> None:
+    """A signed Response and its Assertion both name the IdP asked (SAML Profiles 4.1.4.2)."""
     issuer = element.find(SAML + "Issuer")
-    if issuer is None and optional:
-        return
+    what = etree.QName(element).localname
+    _expect(issuer is not None, f"{what} has no Issuer")
+    assert issuer is not None
+    _expect(issuer.get("Format", NAMEID_ENTITY) == NAMEID_ENTITY,
+            f"{what} Issuer Format is not an entity id")
     _expect(_safe_text(issuer, "Issuer") == entity_id,
-            f"{etree.QName(element).localname} Issuer is not the identity provider asked")
+            f"{what} Issuer is not the identity provider asked")
 
 
 def _raise_for_status(response: etree._Element) -> None:
@@ -418,11 +424,26 @@ def _check_conditions(assertion: etree._Element, audience: str, now: datetime,
     if not_on_or_after:
         _expect(now < parse_instant(not_on_or_after, "NotOnOrAfter") + tolerance,
                 "assertion has expired (Conditions)")
+    for condition in conditions:
+        _check_condition(condition)
     restrictions = conditions.findall(SAML + "AudienceRestriction")
     _expect(bool(restrictions), "Assertion has no AudienceRestriction")
     for restriction in restrictions:  # every restriction must admit us (SAML Core 2.5.1.4)
         audiences = [_safe_text(a, "Audience") for a in restriction.findall(SAML + "Audience")]
         _expect(audience in audiences, "Assertion is not meant for us (Audience)")
+
+
+def _check_condition(condition: etree._Element) -> None:
+    """SAML Core 2.5.1.5: a condition we do not understand makes the assertion invalid. The
+    broker re-issues what it receives, so a ProxyRestriction with Count 0 forbids its use."""
+    if not isinstance(condition.tag, str):
+        return  # a comment
+    if condition.tag in (SAML + "AudienceRestriction", SAML + "OneTimeUse"):
+        return  # audiences are checked below; the replay cache makes every assertion single use
+    if condition.tag == SAML + "ProxyRestriction":
+        _expect(condition.get("Count") != "0", "ProxyRestriction forbids a proxy to use it")
+        return
+    raise MessageError(f"unknown condition {etree.QName(condition).localname}")
 
 
 def _attributes(assertion: etree._Element) -> dict[str, tuple[str, ...]]:

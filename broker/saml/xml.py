@@ -20,6 +20,7 @@ DS = "{%s}" % NS["ds"]
 BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 BINDING_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
+NAMEID_ENTITY = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
 NAMEID_PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
 NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
 ATTRNAME_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
