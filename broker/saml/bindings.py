@@ -78,8 +78,8 @@ def decode_post(value: str | None) -> bytes:
         raise BindingError("no SAML message in the form")
     if len(value) > MAX_MESSAGE_BYTES * 4 // 3 + 4:
         raise BindingError("SAML message too large")
-    try:
-        return base64.b64decode(value, validate=True)
+    try:  # line breaks (76-character MIME lines, as some IdPs send) are not part of the data
+        return base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
         raise BindingError("SAML message is not base64") from None
 

@@ -57,3 +57,9 @@ def test_garbage_is_a_binding_error() -> None:
 
 def test_post_round_trips() -> None:
     assert decode_post(encode_post(DOC)) == DOC
+
+
+def test_post_accepts_base64_in_76_character_lines() -> None:
+    encoded = encode_post(DOC * 3)
+    wrapped = "\r\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))
+    assert decode_post(wrapped) == DOC * 3
