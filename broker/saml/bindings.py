@@ -62,7 +62,7 @@ def decode_redirect(query_string: str, param: str,
     if certificates is not None:
         _verify_query(raw, values, param, certificates)
     try:
-        deflated = base64.b64decode(values[param], validate=True)
+        deflated = strict_b64decode(values[param])
         decompressor = zlib.decompressobj(-15)
         document = decompressor.decompress(deflated, MAX_MESSAGE_BYTES)
     except (binascii.Error, zlib.error, ValueError):
@@ -78,10 +78,21 @@ def decode_post(value: str | None) -> bytes:
         raise BindingError("no SAML message in the form")
     if len(value) > MAX_MESSAGE_BYTES * 4 // 3 + 4:
         raise BindingError("SAML message too large")
-    try:  # line breaks (76-character MIME lines, as some IdPs send) are not part of the data
-        return base64.b64decode("".join(value.split()), validate=True)
+    try:
+        return strict_b64decode(value)
     except (binascii.Error, ValueError):
         raise BindingError("SAML message is not base64") from None
+
+
+def strict_b64decode(value: str) -> bytes:
+    """Canonical base64 only: the standard alphabet, exact padding, nothing that decodes to the
+    same bytes in two spellings (catalogue XML-09). Line breaks and spaces are not data (some
+    IdPs send 76-character MIME lines) and are removed first."""
+    text = "".join(value.split())
+    decoded = base64.b64decode(text, validate=True)
+    if base64.b64encode(decoded).decode() != text:
+        raise ValueError("not canonical base64")
+    return decoded
 
 
 def encode_post(document: bytes) -> str:
