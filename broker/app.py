@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> Flask:
     if settings.trust_proxy:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     settings.instance_path.mkdir(parents=True, exist_ok=True)
+    _silence_libraries_that_log_personal_data()
     db.init_app(app)
     csrf.init_app(app)
     i18n.init_app(app)
@@ -76,6 +77,16 @@ def create_app(settings: Settings) -> Flask:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, _handle_unexpected)
     return app
+
+
+#: Libraries that log whole SAML documents (BSNs included) at DEBUG; an operator turning on
+#: debug logging must not thereby write personal data to an ordinary log (catalogue WEB-12).
+_CHATTY_LIBRARIES = ("signxml", "saml2", "xmlschema")
+
+
+def _silence_libraries_that_log_personal_data() -> None:
+    for name in _CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _context(settings: Settings) -> BrokerContext:

@@ -6,10 +6,10 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from flask import request
 from werkzeug.wrappers import Response
 
 from broker.context import BrokerContext
+from broker.web import security
 
 COOKIE = "broker_portal"
 IDLE_SECONDS = 15 * 60
@@ -24,13 +24,12 @@ class PortalUser:
 def start(context: BrokerContext, response: Response, user: PortalUser) -> None:
     token = secrets.token_urlsafe(32)
     context.store.put(_key(token), {"bsn": user.bsn, "loa": user.loa}, IDLE_SECONDS)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Lax", path="/machtigen",
-                        secure=context.settings.secure_cookies)
+    security.set_cookie(response, COOKIE, token)
 
 
 def current(context: BrokerContext) -> PortalUser | None:
     """The logged-in person, extending the idle timeout; None when absent or timed out."""
-    token = request.cookies.get(COOKIE)
+    token = security.get_cookie(COOKIE)
     if not token:
         return None
     data = context.store.get(_key(token))
@@ -41,10 +40,10 @@ def current(context: BrokerContext) -> PortalUser | None:
 
 
 def end(context: BrokerContext, response: Response) -> None:
-    token = request.cookies.get(COOKIE)
+    token = security.get_cookie(COOKIE)
     if token:
         context.store.delete(_key(token))
-    response.delete_cookie(COOKIE, path="/machtigen")
+    security.delete_cookie(response, COOKIE)
 
 
 def _key(token: str) -> str:

@@ -65,7 +65,7 @@ def begin(*, frontend: str, requester: str, requester_name: str, service: Servic
     response: Response = (
         make_response(rt.connectors[chosen[0]].start(flow)) if chosen
         else redirect(url_for("flow.upstream", flow_id=flow.id), 303))
-    security.ensure_browser_binding(response, binding, secure=rt.context.settings.secure_cookies)
+    security.ensure_browser_binding(response, binding)
     return response
 
 

@@ -15,6 +15,8 @@ from flask import Response
 from flask import g
 from flask import request
 
+from broker.web import security
+
 LANGUAGES = ("nl", "en")
 COOKIE = "broker_lang"
 
@@ -68,10 +70,11 @@ def _choose_language() -> None:
     if asked in LANGUAGES:
         g.lang, g.lang_changed = asked, True
     else:
-        g.lang = request.cookies.get(COOKIE) if request.cookies.get(COOKIE) in LANGUAGES else "nl"
+        chosen = security.get_cookie(COOKIE)
+        g.lang = chosen if chosen in LANGUAGES else "nl"
 
 
 def _remember_language(response: Response) -> Response:
     if g.get("lang_changed"):
-        response.set_cookie(COOKIE, g.lang, max_age=365 * 86400, samesite="Lax", httponly=True)
+        security.set_cookie(response, COOKIE, g.lang, max_age=365 * 86400)
     return response
