@@ -10,7 +10,6 @@ Config: ``[frontends.<name>] type = "oidc"``, optional ``signing_alg = "RS256" |
 
 from __future__ import annotations
 
-from authlib.common.urls import add_params_to_uri
 from flask import Blueprint
 
 from broker.context import BrokerContext
@@ -19,6 +18,7 @@ from broker.errors import BrokerError
 from broker.flow import Flow
 from broker.frontends.oidc import tokens
 from broker.frontends.oidc.authorize import error_uri
+from broker.frontends.oidc.authorize import response_uri
 from broker.frontends.oidc.claims import acr
 from broker.frontends.oidc.clients import RegisteredClient
 from broker.frontends.oidc.clients import find_client
@@ -60,13 +60,12 @@ class OidcFrontend:
             code_challenge=data["code_challenge"], scope=data["scope"], nonce=data["nonce"],
             identity=identity.to_dict(), service=flow.service, acr=acr(identity),
             auth_time=int(identity.authn_instant.timestamp()))
-        params = [("code", code)]
-        if data.get("state"):
-            params.append(("state", data["state"]))
-        return Continuation("GET", add_params_to_uri(data["redirect_uri"], params))
+        return Continuation("GET", response_uri(data["redirect_uri"], [("code", code)],
+                                                state=data.get("state"), issuer=self.issuer))
 
     def respond_error(self, error: BrokerError, flow: Flow) -> Continuation:
         """The OAuth error redirect to the flow's (validated) redirect_uri."""
         data = flow.request
         return Continuation("GET", error_uri(data["redirect_uri"], error.oidc_error,
-                                             error.public_message_en, data.get("state")))
+                                             error.public_message_en, data.get("state"),
+                                             issuer=self.issuer))

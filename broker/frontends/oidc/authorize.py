@@ -77,7 +77,9 @@ def validate(params: MultiDict[str, str], *,
             raise refuse("invalid_request", f"parameter {name} given more than once")
         if len(params.get(name, "")) > MAX_PARAMETER_LENGTH:
             raise refuse("invalid_request", f"parameter {name} is too long")
-    if "request" in params or "request_uri" in params:
+    if "request_uri" in params:
+        raise refuse("request_uri_not_supported", "request_uri is not supported")
+    if "request" in params:
         raise refuse("request_not_supported", "request objects are not supported")
     if params.get("response_type") != "code":
         raise refuse("unsupported_response_type", "only response_type=code is supported")
@@ -127,9 +129,16 @@ def _client_and_return_address(
     return client, redirect_uris[0]
 
 
-def error_uri(redirect_uri: str, error: str, description: str, state: str | None) -> str:
-    """``redirect_uri`` with the OAuth error parameters (and state, when there was one)."""
-    params = [("error", error), ("error_description", description)]
-    if state:
-        params.append(("state", state))
+def response_uri(redirect_uri: str, params: list[tuple[str, str]], *, state: str | None,
+                 issuer: str) -> str:
+    """``redirect_uri`` with an authorization response: ``params``, the state (when there was
+    one) and the issuer (RFC 9207, so a client of several providers can tell who answered)."""
+    params = [*params, *([("state", state)] if state else []), ("iss", issuer)]
     return add_params_to_uri(redirect_uri, params)  # type: ignore[no-any-return]
+
+
+def error_uri(redirect_uri: str, error: str, description: str, state: str | None, *,
+              issuer: str) -> str:
+    """``redirect_uri`` with the OAuth error parameters, state and issuer."""
+    return response_uri(redirect_uri, [("error", error), ("error_description", description)],
+                        state=state, issuer=issuer)

@@ -141,6 +141,10 @@ def _check_redirect_uri(uri: str) -> None:
         raise InputError(
             f"Redirect-URI {uri!r} mag geen fragment (#) bevatten. / "
             f"Redirect URI {uri!r} must not contain a fragment (#).")
+    if parts.username is not None or parts.password is not None:
+        raise InputError(
+            f"Redirect-URI {uri!r} mag geen gebruikersnaam of wachtwoord (…@) bevatten. / "
+            f"Redirect URI {uri!r} must not contain a user name or password (…@).")
     if "*" in uri:
         raise InputError(
             f"Redirect-URI {uri!r} mag geen jokerteken (*) bevatten. / "

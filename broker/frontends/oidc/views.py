@@ -48,7 +48,8 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
                 connectors=lambda: set(runtime().connectors))
         except authorize.AuthorizationError as refusal:
             return redirect(authorize.error_uri(refusal.redirect_uri, refusal.error,
-                                       refusal.description, refusal.state), 303)
+                                                refusal.description, refusal.state,
+                                                issuer=frontend.issuer), 303)
         return flow_views.begin(
             frontend=frontend.name, requester=valid.client.client_id,
             requester_name=valid.client.display_name, service=valid.service,
@@ -57,6 +58,8 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
 
     @bp.post("/oidc/token")
     def token() -> Response:
+        if request.headers.get("Authorization") and "client_secret" in request.form:
+            return _token_error("invalid_request", "use one client authentication method")
         return frontend.server.create_token_response()  # type: ignore[no-any-return]
 
     @bp.route("/oidc/userinfo", methods=["GET", "POST"])
@@ -97,6 +100,7 @@ def discovery_document(frontend: OidcFrontend) -> dict[str, Any]:
         "sub_id_types_supported": list(claims.SUB_ID_TYPES),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
     }
 
 
@@ -106,6 +110,14 @@ def _bearer_grant(store: Any) -> tokens.AccessGrant | None:
     if scheme.lower() != "bearer" or not value.strip():
         return None
     return tokens.find_access_token(store, value.strip())
+
+
+def _token_error(error: str, description: str) -> Response:
+    """A token-endpoint refusal before authlib sees the request (RFC 6749 5.2)."""
+    response = jsonify(error=error, error_description=description)
+    response.status_code = 400
+    response.headers.update(_NO_STORE)
+    return response
 
 
 def _unauthorized() -> Response:

@@ -23,4 +23,4 @@ def test_respond_error_redirects_with_error_and_state(app: Flask, client: Any) -
     assert continuation.url.startswith(REDIRECT_URI + "?")
     params = query(continuation.url)
     assert params == {"error": "access_denied", "error_description": "You cancelled logging in.",
-                      "state": "st-123"}
+                      "state": "st-123", "iss": "http://localhost"}
