@@ -25,6 +25,7 @@
     letter_code_seconds = 2592000              # a code sent by letter (30 days)
     attempts_per_code = 5                      # then the code is locked
     attempts_per_person = 10                   # per day, then activation is blocked
+    chain_depth = 1                            # intermediaries in a chain (eHerkenning: 1)
 
 Secrets never live in the file: ``BROKER_SECRET_KEY`` (else a random key kept in the instance
 folder) and ``DATABASE_URL``. :func:`load_settings` raises :class:`ConfigError` naming the
@@ -57,6 +58,7 @@ _REGISTER_KEYS = {
     "letter_code_seconds": (3600, 90 * 86400),
     "attempts_per_code": (1, 20),
     "attempts_per_person": (1, 100),
+    "chain_depth": (1, 3),
 }
 
 

@@ -17,9 +17,14 @@ from sqlalchemy.orm import Session
 from broker.db import MockAccount
 from broker.db import ServiceRecord
 from broker.db import utcnow
+from broker.mock_idp.pseudonyms import employee_pseudonym
 from broker.register.models import ACTIVE
+from broker.register.models import MACHTIGINGENBEHEERDER
+from broker.register.models import TEKENBEVOEGDE
 from broker.register.models import Mandate
 from broker.register.models import MandateEvent
+from broker.register.models import Organisation
+from broker.register.models import OrganisationRole
 from broker.register.models import Person
 
 DEMO_WORLD = Path(__file__).resolve().parents[2] / "data" / "demo-world.toml"
@@ -51,12 +56,57 @@ def seed(session: Session, world: dict[str, Any] | None = None,
             extra={"born": citizen["born"]}))
         session.add(Person(bsn=citizen["bsn"], name=citizen["name"],
                            birth_date=date.fromisoformat(citizen["born"])))
+    _seed_organisations(session, world, password_hash, now)
     session.flush()
+    employers = {e["username"]: e["organisation"] for e in world["employees"]}
     for entry in world["mandates"]:
         if entry["kind"] in ("voluntary", "legal"):
             _seed_citizen_mandate(session, entry, now)
+        else:
+            _seed_organisation_mandate(session, entry, employers, now)
     session.commit()
     return True
+
+
+def _seed_organisations(session: Session, world: dict[str, Any], password_hash: str,
+                        now: datetime) -> None:
+    """The mock trade register, the employees' mock eHerkenning accounts, and who administers
+    each organisation's authorisations."""
+    for organisation in world["organisations"]:
+        session.add(Organisation(kvk=organisation["kvk"], rsin=organisation["rsin"],
+                                 name=organisation["name"], branch=organisation.get("branch")))
+    for employee in world["employees"]:
+        pseudonym = employee_pseudonym(employee["organisation"], employee["username"])
+        session.add(MockAccount(
+            idp="eherkenning", username=employee["username"], name=employee["name"],
+            identifier=pseudonym, level=employee.get("level", "substantial"),
+            password_hash=password_hash, totp_secret=world["totp_secret"],
+            extra={"organisation": employee["organisation"], "role": employee["role"]}))
+        role = {"machtigingenbeheerder": MACHTIGINGENBEHEERDER,
+                "tekenbevoegde": TEKENBEVOEGDE}.get(employee["role"])
+        if role:
+            session.add(OrganisationRole(kvk=employee["organisation"], pseudonym=pseudonym,
+                                         role=role, appointed_by="system", appointed_at=now))
+
+
+def _seed_organisation_mandate(session: Session, entry: dict[str, Any],
+                               employers: dict[str, str], now: datetime) -> None:
+    """company: an organisation authorises its employee; chain: a client mandates an
+    intermediary. Open-ended, at EH3, with a history entry saying they came from the seed."""
+    if entry["kind"] == "company":
+        representative = ("pseudonym", employee_pseudonym(employers[entry["to"]], entry["to"]))
+    else:
+        representative = ("kvk", entry["to"])
+    mandate = Mandate(
+        id=str(uuid.uuid4()), kind=entry["kind"], role=None,
+        represented_type="kvk", represented_id=entry["from"],
+        representative_type=representative[0], representative_id=representative[1],
+        services=list(entry["services"]), loa=entry.get("loa", "substantial"), valid_from=now,
+        valid_until=None, state=ACTIVE, court_reference=None, created_at=now,
+        extra={"chain": True} if entry.get("chain") else {})
+    session.add(mandate)
+    session.add(MandateEvent(mandate_id=mandate.id, at=now, actor="system", action="seeded",
+                             from_state=None, to_state=ACTIVE, reason="demo world"))
 
 
 def _seed_citizen_mandate(session: Session, entry: dict[str, Any], now: datetime) -> None:

@@ -44,6 +44,14 @@ class Person(db.Model):  # type: ignore[name-defined,misc]
 
 
 class Mandate(db.Model):  # type: ignore[name-defined,misc]
+    """Party A (represented) lets party B (representative) act for it.
+
+    - voluntary / legal: bsn → bsn;
+    - company: kvk (the organisation) → pseudonym (its employee); ``extra["chain"] = True``
+      lets the employee also use the organisation's chain mandates;
+    - chain: kvk (the client) → kvk (the intermediary), whose authorised employees then act.
+    """
+
     __tablename__ = "mandate"
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -55,6 +63,8 @@ class Mandate(db.Model):  # type: ignore[name-defined,misc]
     representative_type: Mapped[str] = mapped_column(String(10))
     representative_id: Mapped[str] = mapped_column(String(64))
     services: Mapped[list[str]] = mapped_column(JSON)
+    #: company authorisations are per level too (eHerkenning EH2..EH4); None: the service's
+    loa: Mapped[str | None] = mapped_column(String(20), nullable=True)
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     state: Mapped[str] = mapped_column(String(30))
@@ -119,3 +129,33 @@ class AttemptCounter(db.Model):  # type: ignore[name-defined,misc]
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Organisation(db.Model):  # type: ignore[name-defined,misc]
+    """The mock trade register (Handelsregister): companies and their main branch."""
+
+    __tablename__ = "organisation"
+    kvk: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rsin: Mapped[str] = mapped_column(String(9), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    branch: Mapped[str | None] = mapped_column(String(12), nullable=True)  #: vestigingsnummer
+
+
+#: Who may administer an organisation's authorisations: its authorised signatories (from the
+#: trade register) and the authorisation administrators they appoint.
+TEKENBEVOEGDE = "tekenbevoegde"
+MACHTIGINGENBEHEERDER = "machtigingenbeheerder"
+
+
+class OrganisationRole(db.Model):  # type: ignore[name-defined,misc]
+    """A person's administrative role for an organisation; ended, never deleted."""
+
+    __tablename__ = "organisation_role"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kvk: Mapped[str] = mapped_column(ForeignKey("organisation.kvk"), index=True)
+    #: the employee's stable eHerkenning pseudonym
+    pseudonym: Mapped[str] = mapped_column(String(120), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    appointed_by: Mapped[str] = mapped_column(String(120))
+    appointed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -57,6 +57,8 @@ class Limits:
     attempts_per_code: int = 5
     attempts_per_person: int = 10
     attempt_window_seconds: int = 86400
+    #: how many intermediaries a chain may have (default 1, as eHerkenning; at most 3)
+    chain_depth: int = 1
 
 
 class Register:
