@@ -197,8 +197,10 @@ def handle_broker_error(error: BrokerError) -> Response:
             rt.context.flows.fail(flow)
     if continuation is not None and isinstance(error, UpstreamCancelledError):
         return render_continuation(continuation)
+    connector = runtime().connectors.get(flow.connector) if flow and flow.connector else None
     page = render_template("error.html", error=error, error_id=error_id,
-                           continuation=continuation, flow=flow)
+                           continuation=continuation, flow=flow,
+                           via=connector.via if connector else None)
     return make_response(page, error.http_status)
 
 
