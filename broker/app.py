@@ -120,6 +120,7 @@ def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:
 
 def _mount_portal(app: Flask, runtime: Runtime) -> None:
     """The mandate portal, logged in to through the broker's own flow as an internal frontend."""
+    from broker.portal import organisation
     from broker.portal import views
     from broker.portal.frontend import PORTAL_SERVICE
     from broker.portal.frontend import PortalFrontend
@@ -129,6 +130,12 @@ def _mount_portal(app: Flask, runtime: Runtime) -> None:
     runtime.frontends["portal"] = PortalFrontend(runtime.context)
     runtime.internal_services[PORTAL_SERVICE.uuid] = PORTAL_SERVICE
     app.register_blueprint(views.bp)
+    if organisation.FRONTEND in runtime.frontends:
+        raise ConfigError(f"frontends.{organisation.FRONTEND}: the name is reserved for the "
+                          "organisation portal")
+    runtime.frontends[organisation.FRONTEND] = organisation.OrgPortalFrontend(runtime.context)
+    runtime.internal_services[organisation.ORG_PORTAL_SERVICE.uuid] = organisation.ORG_PORTAL_SERVICE
+    app.register_blueprint(organisation.bp)
 
 
 def _mount_demo(app: Flask, runtime: Runtime) -> None:

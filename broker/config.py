@@ -101,11 +101,16 @@ def demo_config(base_url: str) -> dict[str, Any]:
     """The configuration ``broker demo`` runs when given no file."""
     return {
         "broker": {"base_url": base_url, "allow_mock_connectors": True, "demo": True},
-        "connectors": {"digid": {"type": "mock_digid", "label": "DigiD"}},
+        "connectors": {
+            "digid": {"type": "mock_digid", "label": "DigiD"},
+            "eherkenning": {"type": "mock_eherkenning", "label": "eHerkenning"},
+        },
         "frontends": {"oidc": {"type": "oidc"}, "saml": {"type": "saml_idp"}},
         "plugins": {
             "machtigen": {"type": "digid_machtigen"},
             "wettelijk": {"type": "legal_representation"},
+            "bedrijf": {"type": "eherkenning"},
+            "keten": {"type": "chain_mandates"},
         },
     }
 

@@ -99,7 +99,7 @@ class MockAccount(db.Model):  # type: ignore[name-defined,misc]
     idp: Mapped[str] = mapped_column(String(40), primary_key=True)
     username: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    identifier: Mapped[str] = mapped_column(String(64))  #: BSN (DigiD)
+    identifier: Mapped[str] = mapped_column(String(200))  #: BSN (DigiD) or pseudonym (eHerkenning)
     level: Mapped[str] = mapped_column(String(20))  #: normalised level of the account
     password_hash: Mapped[str] = mapped_column(String(200))
     totp_secret: Mapped[str | None] = mapped_column(String(64), nullable=True)

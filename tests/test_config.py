@@ -18,7 +18,7 @@ def test_demo_config_loads_with_mocks_allowed(tmp_path: Path) -> None:
     settings = _load(demo_config("http://127.0.0.1:5000"), tmp_path)
     assert settings.allow_mock_connectors and settings.demo
     assert settings.database_url.startswith("sqlite:///")
-    assert [c.type for c in settings.connectors] == ["mock_digid"]
+    assert [c.type for c in settings.connectors] == ["mock_digid", "mock_eherkenning"]
 
 
 def test_secret_key_comes_from_the_environment_or_the_instance(tmp_path: Path) -> None:

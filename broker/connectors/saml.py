@@ -59,6 +59,8 @@ class SamlConnector:
     """Connects the broker, as a SAML SP, to one SAML identity provider."""
 
     is_mock: bool = False
+    #: the RequestedAttribute name of the ServiceUUID in our AttributeConsumingServices
+    service_attribute: str = SERVICE_UUID
 
     def __init__(self, *, name: str, context: BrokerContext, label: str, via: str = "digid",
                  metadata: str | None = None, idp_entity_id: str | None = None,
@@ -75,7 +77,7 @@ class SamlConnector:
         self.sso_url = sso
         self.entity_id = context.url(f"/connect/{name}/metadata")
         self.acs_url = context.url(f"/connect/{name}/acs")
-        self._sp_metadata: tuple[bytes, datetime] | None = None
+        self._sp_metadata: tuple[bytes, datetime, tuple[tuple[int, str, str], ...]] | None = None
         self.blueprint = self._blueprint()
 
     # -- metadata ----------------------------------------------------------------------------
@@ -89,14 +91,31 @@ class SamlConnector:
         return Path(source).read_bytes()
 
     def sp_metadata(self) -> bytes:
-        """Our signed SP metadata (kept and re-signed a day before it would expire)."""
+        """Our signed SP metadata (kept and re-signed a day before it would expire, or at once
+        when the services it lists change)."""
         now = self.context.clock()
-        if self._sp_metadata is None or self._sp_metadata[1] - now < _METADATA_REFRESH:
+        services = self.consuming_services()
+        if (self._sp_metadata is None or self._sp_metadata[1] - now < _METADATA_REFRESH
+                or self._sp_metadata[2] != services):
             document = saml_metadata.sp_descriptor(
                 entity_id=self.entity_id, key=self.context.key(f"connector-{self.name}"),
-                acs_url=self.acs_url, valid_for=_METADATA_VALIDITY)
-            self._sp_metadata = (document, now + _METADATA_VALIDITY)
+                acs_url=self.acs_url, valid_for=_METADATA_VALIDITY, services=services,
+                service_attribute=self.service_attribute)
+            self._sp_metadata = (document, now + _METADATA_VALIDITY, services)
         return self._sp_metadata[0]
+
+    def consuming_services(self) -> tuple[tuple[int, str, str], ...]:
+        """(index, name, ServiceUUID) of the AttributeConsumingServices our metadata lists;
+        none here (DigiD names the service otherwise), subclasses add them."""
+        return ()
+
+    def requested_contexts(self, flow: Flow) -> list[str]:
+        """The AuthnContextClassRefs asked for (Comparison minimum)."""
+        return [loa.EIDAS_URI[flow.min_loa]]
+
+    def consuming_service_index(self, flow: Flow) -> int | None:
+        """The AttributeConsumingServiceIndex that names the flow's service, if any."""
+        return None
 
     # -- the login ---------------------------------------------------------------------------
 
@@ -104,7 +123,8 @@ class SamlConnector:
         """Send the browser to the IdP with a signed AuthnRequest asking at least flow.min_loa."""
         request_id, document = messages.build_authn_request(
             issuer=self.entity_id, destination=self.sso_url, acs_url=self.acs_url,
-            requested_contexts=[loa.EIDAS_URI[flow.min_loa]], comparison="minimum",
+            requested_contexts=self.requested_contexts(flow), comparison="minimum",
+            attribute_consuming_service_index=self.consuming_service_index(flow),
             now=self.context.clock())
         key = self.context.key(f"connector-{self.name}") if self.sign_requests else None
         url = bindings.redirect_url(self.sso_url, "SAMLRequest", document, None, key)
@@ -123,7 +143,7 @@ class SamlConnector:
         verified = self._verify(document, flow)
         self._claim(flow)
         self._refuse_replay(verified)
-        return flow_views.authenticated(flow, self.identity(verified))
+        return flow_views.authenticated(flow, self.identity_for(flow, verified))
 
     def _verify(self, document: bytes, flow: Flow) -> messages.VerifiedAssertion:
         assert flow.upstream_request_id is not None
@@ -135,7 +155,7 @@ class SamlConnector:
                 now=self.context.clock(), skew=self.context.settings.clock_skew_seconds)
         except messages.StatusError as exc:  # signed by the IdP: a genuine answer to the flow
             self._claim(flow)
-            raise _status_error(self.name, exc) from None
+            raise self.status_error(exc) from None
         except messages.MessageError as exc:
             raise UpstreamResponseError(f"{self.name}: {exc}") from None
 
@@ -150,6 +170,14 @@ class SamlConnector:
         key = f"saml-assertion:{verified.issuer}:{verified.assertion_id}"
         if not self.context.store.add(key, {}, max(ttl, 1)):
             raise UpstreamResponseError(f"{self.name}: assertion replayed")
+
+    def status_error(self, error: messages.StatusError) -> BrokerError:
+        """The broker error for a verified failure status from the IdP."""
+        return _status_error(self.name, error)
+
+    def identity_for(self, flow: Flow, verified: messages.VerifiedAssertion) -> Identity:
+        """The identity for ``flow``; subclasses may check the assertion against the flow."""
+        return self.identity(verified)
 
     def identity(self, verified: messages.VerifiedAssertion) -> Identity:
         """The person the verified assertion names, at its level; BSN checked (11-test)."""

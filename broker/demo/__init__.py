@@ -18,12 +18,14 @@ def mount(app: Flask, runtime: Runtime, csrf: CSRFProtect) -> None:
     from broker.demo import saml_sp
     from broker.demo import views
     from broker.mock_idp.digid import create_mock_digid
+    from broker.mock_idp.eherkenning import create_mock_eherkenning
+
+    def service_providers() -> list[bytes]:
+        return [c.sp_metadata() for c in runtime.connectors.values() if hasattr(c, "sp_metadata")]
 
     seed(db.session())
-    app.register_blueprint(create_mock_digid(
-        runtime.context, csrf,
-        service_providers=lambda: [c.sp_metadata() for c in runtime.connectors.values()
-                                   if hasattr(c, "sp_metadata")]))
+    app.register_blueprint(create_mock_digid(runtime.context, csrf, service_providers))
+    app.register_blueprint(create_mock_eherkenning(runtime.context, csrf, service_providers))
     app.register_blueprint(views.bp)
     app.register_blueprint(oidc_rp.create_blueprint(runtime.context, csrf))
     app.register_blueprint(saml_sp.create_blueprint(runtime.context, csrf))

@@ -45,6 +45,9 @@ TICKET_TTL = 15 * 60
 #: Wrong logins allowed per ticket; the last one removes the ticket.
 MAX_ATTEMPTS = 5
 SERVICE_UUID = "urn:nl-eid-gdi:1.0:ServiceUUID"
+ETD_SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
+#: The names under which an SP may name its service (ST-SAML, eTD).
+SERVICE_UUID_NAMES = (SERVICE_UUID, ETD_SERVICE_UUID)
 
 ServiceProviders = Callable[[], list[bytes]]
 
@@ -245,7 +248,8 @@ def _acs_url(spec: MockIdpSpec, sp: metadata.EntityMetadata,
 
 def _service_uuid(spec: MockIdpSpec, sp: metadata.EntityMetadata,
                   request: messages.AuthnRequest) -> str | None:
-    named = request.extension_attributes.get(SERVICE_UUID)
+    named = next((request.extension_attributes[name] for name in SERVICE_UUID_NAMES
+                  if request.extension_attributes.get(name)), None)
     if named:
         return named[0]
     index = request.attribute_consuming_service_index
@@ -254,7 +258,8 @@ def _service_uuid(spec: MockIdpSpec, sp: metadata.EntityMetadata,
     service = next((s for s in sp.attribute_consuming_services if s.index == index), None)
     if service is None:
         raise RequestError(f"mock {spec.idp}: unknown AttributeConsumingServiceIndex")
-    values = service.requested.get(SERVICE_UUID, ())
+    values = next((service.requested[name] for name in SERVICE_UUID_NAMES
+                   if service.requested.get(name)), ())
     return values[0] if values else None
 
 

@@ -58,10 +58,10 @@ class Mandate(db.Model):  # type: ignore[name-defined,misc]
     role: Mapped[str | None] = mapped_column(String(40), nullable=True)
     #: the party acted for ("machtiger" / "vertegenwoordigde")
     represented_type: Mapped[str] = mapped_column(String(10))
-    represented_id: Mapped[str] = mapped_column(String(64))
+    represented_id: Mapped[str] = mapped_column(String(200))
     #: the party that may act ("gemachtigde" / representative)
     representative_type: Mapped[str] = mapped_column(String(10))
-    representative_id: Mapped[str] = mapped_column(String(64))
+    representative_id: Mapped[str] = mapped_column(String(200))
     services: Mapped[list[str]] = mapped_column(JSON)
     #: company authorisations are per level too (eHerkenning EH2..EH4); None: the service's
     loa: Mapped[str | None] = mapped_column(String(20), nullable=True)
@@ -71,6 +71,9 @@ class Mandate(db.Model):  # type: ignore[name-defined,misc]
     court_reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: set by the bulk import (sha256 of the normalised row), so a re-import adds nothing twice
+    import_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True,
+                                                   index=True)
     events: Mapped[list[MandateEvent]] = relationship(
         back_populates="mandate", order_by="MandateEvent.id")
     codes: Mapped[list[ActivationCode]] = relationship(back_populates="mandate")
@@ -88,7 +91,7 @@ class MandateEvent(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     mandate_id: Mapped[str] = mapped_column(ForeignKey("mandate.id"), index=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str] = mapped_column(String(100))  #: "bsn:…", "admin:…", "system"
+    actor: Mapped[str] = mapped_column(String(200))  #: "bsn:…", "admin:…", "system"
     action: Mapped[str] = mapped_column(String(40))
     from_state: Mapped[str | None] = mapped_column(String(30), nullable=True)
     to_state: Mapped[str] = mapped_column(String(30))

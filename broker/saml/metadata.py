@@ -199,8 +199,10 @@ def idp_descriptor(*, entity_id: str, key: KeyPair, sso_url: str,
 
 def sp_descriptor(*, entity_id: str, key: KeyPair, acs_url: str,
                   services: Sequence[tuple[int, str, str]] = (),
-                  valid_for: timedelta = timedelta(days=7), sign: bool = True) -> bytes:
-    """Metadata for a service provider. ``services``: (index, name, ServiceUUID) triples."""
+                  valid_for: timedelta = timedelta(days=7), sign: bool = True,
+                  service_attribute: str = "urn:nl-eid-gdi:1.0:ServiceUUID") -> bytes:
+    """Metadata for a service provider. ``services``: (index, name, ServiceUUID) triples, each
+    an AttributeConsumingService requesting ``service_attribute`` (eTD: its own name)."""
     root = _entity(entity_id, valid_for)
     role = etree.SubElement(root, MD + "SPSSODescriptor", {
         "protocolSupportEnumeration": PROTOCOL,
@@ -214,7 +216,7 @@ def sp_descriptor(*, entity_id: str, key: KeyPair, acs_url: str,
         service_name = etree.SubElement(acs, MD + "ServiceName", {XML_LANG: "nl"})
         service_name.text = name
         requested = etree.SubElement(acs, MD + "RequestedAttribute", {
-            "Name": "urn:nl-eid-gdi:1.0:ServiceUUID", "NameFormat": ATTRNAME_URI,
+            "Name": service_attribute, "NameFormat": ATTRNAME_URI,
             "isRequired": "true"})
         etree.SubElement(requested, SAML + "AttributeValue").text = service_uuid
     return _finish(root, key if sign else None)

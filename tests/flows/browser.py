@@ -73,6 +73,11 @@ class Browser:
             data["code"] = code or totp(TOTP_SECRET, datetime.now(UTC))
         return self.submit("form.login", data, button=("action", "login"))
 
+    def login_at_mock_eherkenning(self, username: str, *,
+                                  code: str | None = None) -> requests.Response | Arrival:
+        """Mock eHerkenning's form has the same fields; every employee needs a TOTP code."""
+        return self.login_at_mock_digid(username, code=code)
+
     def _post(self, url: str, fields: dict[str, str]) -> requests.Response | Arrival:
         if not self._is_broker(url):
             return Arrival("POST", url, fields)

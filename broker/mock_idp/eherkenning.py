@@ -1,0 +1,257 @@
+"""Mock eHerkenning: a real SAML 2.0 identity provider (signed metadata, signed responses) with
+the demo world's fake employees, for the demo and tests only.
+
+It plays two eTD roles at once: the authentication service (username, password, TOTP code) and
+the mandate register. The AuthnRequest names the service by AttributeConsumingServiceIndex,
+which the requesting SP's metadata maps to a ServiceUUID. After the login it answers only when
+the employee holds an active, currently valid company mandate from their own organisation for
+that service at a level the account reaches; otherwise ``Responder/RequestDenied``.
+
+The answer has the eTD shape of reference/dutch-mandates.md 1.4-1.6 and 7.3 (d), with plaintext
+NameIDs instead of EncryptedIDs: a transient NameID, the eTD assurance class, the employee's
+pseudonym as ``urn:etoegang:core:ActingSubjectID`` and the company's KvK number and RSIN as
+``urn:etoegang:core:LegalSubjectID``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
+from flask import Blueprint
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from broker import loa
+from broker.context import BrokerContext
+from broker.context import Continuation
+from broker.db import MockAccount
+from broker.errors import SAML_AUTHN_FAILED
+from broker.errors import SAML_NO_AUTHN_CONTEXT
+from broker.errors import SAML_REQUEST_DENIED
+from broker.errors import FlowError
+from broker.errors import RequestError
+from broker.mock_idp import engine
+from broker.mock_idp.engine import PendingRequest
+from broker.mock_idp.engine import ServiceProviders
+from broker.register.models import Mandate
+from broker.register.models import Organisation
+from broker.saml import messages
+from broker.web.flow_views import render_continuation
+
+log = logging.getLogger(__name__)
+
+#: eTD style entity id of a test herkenningsmakelaar (test OIN, entity index 9001).
+ENTITY_ID = "urn:etoegang:HM:00000099000000000003:entities:9001"
+SPEC = engine.MockIdpSpec(idp="eherkenning", entity_id=ENTITY_ID, key_name="mock-eherkenning",
+                          prefix="/mock/eherkenning")
+
+SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
+ACTING_SUBJECT_ID = "urn:etoegang:core:ActingSubjectID"
+LEGAL_SUBJECT_ID = "urn:etoegang:core:LegalSubjectID"
+COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
+BRANCH = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
+PSEUDO = "urn:etoegang:1.13:EntityConcernedID:Pseudo"
+KVKNR = "urn:etoegang:1.9:EntityConcernedID:KvKnr"
+RSIN = "urn:etoegang:1.9:EntityConcernedID:RSIN"
+
+CANCELLED = "Authentication cancelled"
+NOT_AUTHORISED = "The employee is not authorised for this service on behalf of the organisation"
+LEVEL_TOO_LOW = "Level of assurance of the means is too low"
+#: The demo world's public TOTP secret, shown on the page (data/demo-world.toml).
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105
+#: eHerkenning level names a person sees.
+LEVEL_NAMES = {"low": "EH2", "substantial": "EH3", "high": "EH4"}
+
+_hasher = PasswordHasher()
+
+
+class TicketError(FlowError):
+    public_message_nl = "Deze inlogpoging bij eHerkenning (nep) is verlopen of al gebruikt."
+    public_message_en = "This login attempt at (mock) eHerkenning has expired or was already used."
+
+
+def mock_eherkenning_entity_id(context: BrokerContext) -> str:
+    """The entity id of mock eHerkenning (the same for every broker instance)."""
+    return ENTITY_ID
+
+
+def mock_eherkenning_metadata(context: BrokerContext) -> bytes:
+    """Mock eHerkenning's signed IdP metadata, built in process (no HTTP)."""
+    return engine.idp_metadata(context, SPEC)
+
+
+def create_mock_eherkenning(context: BrokerContext, csrf: CSRFProtect,
+                            service_providers: ServiceProviders) -> Blueprint:
+    """The mock eHerkenning blueprint at /mock/eherkenning, answering the SPs whose metadata
+    ``service_providers()`` returns (read per request)."""
+    bp = Blueprint("mock_eherkenning", __name__, url_prefix=SPEC.prefix)
+
+    @bp.get("/metadata")
+    def metadata() -> Response:
+        response = make_response(mock_eherkenning_metadata(context))
+        response.mimetype = "application/samlmetadata+xml"
+        return response
+
+    @bp.route("/sso", methods=["GET", "POST"])
+    def sso() -> Response:
+        sps = engine.trusted_sps(service_providers)
+        if request.method == "POST":
+            pending = engine.receive_post(context, SPEC, sps, request.form.to_dict())
+        else:
+            pending = engine.receive_redirect(context, SPEC, sps,
+                                              request.query_string.decode("latin-1"))
+        if not pending.service_uuid:
+            raise RequestError("mock eherkenning: AuthnRequest names no service "
+                               "(AttributeConsumingServiceIndex)")
+        ticket = engine.open_ticket(context, SPEC, pending)
+        return redirect(url_for("mock_eherkenning.login", ticket=ticket), 303)
+
+    @bp.route("/login/<ticket>", methods=["GET", "POST"])
+    def login(ticket: str) -> Response:
+        pending = engine.pending_of(context, SPEC, ticket)
+        if pending is None:
+            raise TicketError("mock eherkenning: unknown, expired or used ticket")
+        if request.method == "GET":
+            return _page(context, ticket, pending)
+        if request.form.get("action") == "cancel":
+            return _refuse(context, ticket, SAML_AUTHN_FAILED, CANCELLED)
+        account = _authenticate(context, request.form.get("username", ""),
+                                request.form.get("password", ""), request.form.get("code", ""),
+                                context.clock())
+        if account is None:
+            left = engine.record_failure(context, SPEC, ticket, pending)
+            if left == 0:
+                return _page(context, ticket, pending, locked=True, status=403)
+            return _page(context, ticket, pending, failed=True, status=401)
+        if account.level not in loa.ETOEGANG_URI or not engine.satisfies(pending, account.level):
+            return _refuse(context, ticket, SAML_NO_AUTHN_CONTEXT, LEVEL_TOO_LOW)
+        organisation = context.session().get(Organisation, _organisation_of(account))
+        mandate = authorising_mandate(context, account, str(pending.service_uuid))
+        if organisation is None or (mandate is None and not _is_own_organisation_service(
+                str(pending.service_uuid))):
+            return _refuse(context, ticket, SAML_REQUEST_DENIED, NOT_AUTHORISED)
+        content = _content(context, account, organisation, mandate, pending)
+        return _finish(context, ticket, lambda p: engine.answer(context, SPEC, p, content))
+
+    csrf.exempt(sso)
+    return bp
+
+
+def authorising_mandate(context: BrokerContext, account: MockAccount,
+                        service_uuid: str) -> Mandate | None:
+    """The employee's active, currently valid company mandate from their own organisation
+    covering ``service_uuid`` at a level (Mandate.loa, else the service's minimum) the
+    account reaches; None when there is none. The first by id when there are several."""
+    organisation = _organisation_of(account)
+    if not organisation:
+        return None
+    register = context.register()
+    mandates = [m for m in register.usable("pseudonym", account.identifier, service_uuid,
+                                           ("company",))
+                if m.represented_type == "kvk" and m.represented_id == organisation]
+    for mandate in sorted(mandates, key=lambda m: m.id):
+        required = mandate.loa or _service_level(context, service_uuid)
+        if required is not None and loa.is_level(required) and loa.meets(account.level, required):
+            return mandate
+    return None
+
+
+def _is_own_organisation_service(service_uuid: str) -> bool:
+    """Services about the employee's own organisation need no authorisation from it: the
+    broker's organisation portal lets every employee in, and decides itself who may change
+    what (its administrators)."""
+    from broker.portal.organisation import ORG_PORTAL_SERVICE
+
+    return service_uuid == ORG_PORTAL_SERVICE.uuid
+
+
+def _service_level(context: BrokerContext, service_uuid: str) -> str | None:
+    try:
+        return context.catalogue().get(service_uuid).min_loa
+    except RequestError:
+        return None
+
+
+def _organisation_of(account: MockAccount) -> str:
+    value = (account.extra or {}).get("organisation")
+    return value if isinstance(value, str) else ""
+
+
+def _refuse(context: BrokerContext, ticket: str, sub_code: str, message: str) -> Response:
+    return _finish(context, ticket, lambda p: engine.answer_error(
+        context, SPEC, p, sub_code, message))
+
+
+def _finish(context: BrokerContext, ticket: str,
+            build: Callable[[PendingRequest], Continuation]) -> Response:
+    """Consume the ticket (single use), then post the built answer to the SP."""
+    pending = engine.take_ticket(context, SPEC, ticket)
+    if pending is None:
+        raise TicketError("mock eherkenning: ticket already used")
+    return render_continuation(build(pending))
+
+
+def _page(context: BrokerContext, ticket: str, pending: PendingRequest, *, failed: bool = False,
+          locked: bool = False, status: int = 200) -> Response:
+    page = render_template(
+        "mock_eherkenning/login.html", ticket=ticket, pending=pending,
+        accounts=_accounts(context), level_names=LEVEL_NAMES, failed=failed, locked=locked,
+        totp_secret=DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
+    return make_response(page, status)
+
+
+def _accounts(context: BrokerContext) -> list[tuple[MockAccount, str]]:
+    """The demo employees with the name of their organisation."""
+    session = context.session()
+    names = {o.kvk: o.name for o in session.execute(select(Organisation)).scalars()}
+    rows = session.execute(
+        select(MockAccount).where(MockAccount.idp == SPEC.idp).order_by(MockAccount.username))
+    return [(account, names.get(_organisation_of(account), _organisation_of(account)))
+            for account in rows.scalars()]
+
+
+def _authenticate(context: BrokerContext, username: str, password: str, code: str,
+                  now: datetime) -> MockAccount | None:
+    """The account when username, password and (if it has one) TOTP code are right."""
+    account = context.session().get(MockAccount, (SPEC.idp, username.strip()))
+    if account is None or len(password) > 200:
+        return None
+    try:
+        _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if account.totp_secret:
+        code = code.strip().replace(" ", "")
+        if not engine.totp_matches(account.totp_secret, code, now):
+            return None
+    return account
+
+
+def _content(context: BrokerContext, account: MockAccount, organisation: Organisation,
+             mandate: Mandate | None, pending: PendingRequest) -> messages.AssertionContent:
+    attributes: list[tuple[str, tuple[messages.AttributeValue, ...]]] = [
+        (SERVICE_UUID, (str(pending.service_uuid),)),
+        (ACTING_SUBJECT_ID, (messages.NameIdValue(account.identifier, PSEUDO),)),
+        (LEGAL_SUBJECT_ID, (messages.NameIdValue(organisation.kvk, KVKNR),
+                            messages.NameIdValue(organisation.rsin, RSIN))),
+        (COMPANY_NAME, (organisation.name,)),
+    ]
+    branch = (mandate.extra or {}).get("branch") if mandate else None
+    if isinstance(branch, str) and branch:
+        attributes.append((BRANCH, (branch,)))
+    return messages.AssertionContent(
+        name_id=secrets.token_hex(16), authn_context=loa.ETOEGANG_URI[account.level],
+        authn_instant=context.clock(), session_index=messages.new_id(),
+        authenticating_authorities=(ENTITY_ID,), attributes=tuple(attributes))

@@ -1,0 +1,315 @@
+"""The organisation portal, under /machtigen/organisatie: an organisation's administrators
+authorise employees, appoint administrators and give or revoke chain mandates.
+
+People log in with eHerkenning through the broker's own flow, for the internal pseudo-service
+:data:`ORG_PORTAL_SERVICE`, exactly as the citizen portal does with DigiD. Any employee of an
+organisation may log in and look; only its administrators (tekenbevoegde, machtigingenbeheerder;
+:meth:`Organisations.is_administrator`) may change anything, and the register checks that again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint
+from flask import abort
+from flask import make_response
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from broker import loa as levels
+from broker.context import BrokerContext
+from broker.context import Continuation
+from broker.db import MockAccount
+from broker.errors import BrokerError
+from broker.errors import InputError
+from broker.flow import Flow
+from broker.identity import Identity
+from broker.register.models import Organisation
+from broker.register.organisations import COMPANY_LEVELS
+from broker.register.organisations import Organisations
+from broker.register.service import Limits
+from broker.services import Service
+from broker.web import flow_views
+from broker.web import security
+from broker.web.runtime import runtime
+
+#: The organisation portal asks for this pseudo-service; relying parties never see it. The mock
+#: eHerkenning lets every employee of an organisation log in for it (no authorisation needed).
+ORG_PORTAL_SERVICE = Service(
+    uuid="8f0c6b2e-4a1d-5e3f-9b7c-2d4e6f8a0c13", name="Machtigingenportaal voor organisaties",
+    via="eherkenning", min_loa="substantial", accepts=(), allows_self=True)
+FRONTEND = "org_portal"
+COOKIE = "broker_org_portal"
+IDLE_SECONDS = 15 * 60
+TICKET_SECONDS = 60
+
+bp = Blueprint("org_portal", __name__, url_prefix="/machtigen/organisatie")
+View = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OrgUser:
+    """An employee logged in to the portal for one organisation."""
+
+    pseudonym: str
+    kvk: str
+    loa: str
+
+
+class OrgPortalFrontend:
+    """Answers a completed portal login with a one-time ticket the portal turns into a session."""
+
+    name = FRONTEND
+
+    def __init__(self, context: BrokerContext) -> None:
+        self._context = context
+        self.blueprint = Blueprint("org_portal_frontend", __name__)
+
+    def respond(self, identity: Identity, flow: Flow) -> Continuation:
+        ticket = secrets.token_urlsafe(32)
+        self._context.store.put(f"org-portal-ticket:{ticket}", identity.to_dict(), TICKET_SECONDS)
+        return Continuation("GET", self._context.url(f"/machtigen/organisatie/sessie/{ticket}"))
+
+    def respond_error(self, error: BrokerError, flow: Flow) -> Continuation:
+        return Continuation("GET", self._context.url("/machtigen/organisatie/"))
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+def start_session(context: BrokerContext, response: Response, user: OrgUser) -> None:
+    """Remember ``user`` server-side; the cookie holds only a random token."""
+    token = secrets.token_urlsafe(32)
+    context.store.put(_key(token), {"pseudonym": user.pseudonym, "kvk": user.kvk,
+                                    "loa": user.loa}, IDLE_SECONDS)
+    security.set_cookie(response, COOKIE, token)
+
+
+def current_user(context: BrokerContext) -> OrgUser | None:
+    """The logged-in employee, extending the idle timeout; None when absent or timed out."""
+    token = security.get_cookie(COOKIE)
+    data = context.store.get(_key(token)) if token else None
+    if token is None or data is None:
+        return None
+    context.store.put(_key(token), data, IDLE_SECONDS)
+    return OrgUser(pseudonym=data["pseudonym"], kvk=data["kvk"], loa=data["loa"])
+
+
+def _key(token: str) -> str:
+    return "org-portal-session:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- pages -----------------------------------------------------------------------------------
+
+
+def _context() -> BrokerContext:
+    return runtime().context
+
+
+def _organisations() -> Organisations:
+    context = _context()
+    return Organisations(context.session(), context.catalogue(), clock=context.clock,
+                         limits=Limits(**context.settings.register))
+
+
+@bp.get("/")
+def home() -> Any:
+    user = current_user(_context())
+    if user is None:
+        return render_template("portal/organisation/welcome.html")
+    orgs = _organisations()
+    given = orgs.given_by_organisation(user.kvk)
+    received = orgs.received_by_organisation(user.kvk)
+    return _page("portal/organisation/home.html", user, given=given, received=received,
+                 clients=orgs.clients_of_intermediary(user.kvk))
+
+
+@bp.post("/inloggen")
+def login() -> Response:
+    return flow_views.begin(
+        frontend=FRONTEND, requester=FRONTEND, requester_name=ORG_PORTAL_SERVICE.name,
+        service=ORG_PORTAL_SERVICE, min_loa=ORG_PORTAL_SERVICE.min_loa,
+        return_to=_context().url("/machtigen/organisatie/"), request_data={})
+
+
+@bp.get("/sessie/<ticket>")
+def begin_session(ticket: str) -> Response:
+    context = _context()
+    data = context.store.take(f"org-portal-ticket:{ticket}")
+    if data is None:
+        abort(404)
+    identity = Identity.from_dict(data)
+    organisation = identity.organisation
+    if organisation is None or organisation.id_type != "kvk" or identity.acting.id_type != \
+            "pseudonym":
+        abort(403)
+    response = redirect(url_for("org_portal.home"), 303)
+    start_session(context, response, OrgUser(pseudonym=identity.acting.id, kvk=organisation.id,
+                                             loa=identity.loa))
+    return response
+
+
+@bp.post("/uitloggen")
+def logout() -> Response:
+    response = redirect(url_for("org_portal.home"), 303)
+    token = security.get_cookie(COOKIE)
+    if token:
+        _context().store.delete(_key(token))
+    security.delete_cookie(response, COOKIE)
+    return response
+
+
+def logged_in(view: View) -> View:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        user = current_user(_context())
+        if user is None:
+            return redirect(url_for("org_portal.home"), 303)
+        if request.method == "POST" and not _organisations().is_administrator(user.kvk,
+                                                                              user.pseudonym):
+            return _page("portal/organisation/refused.html", user, status=403)
+        return view(user, *args, **kwargs)
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+@bp.route("/medewerkers", methods=["GET", "POST"])
+@logged_in
+def employees(user: OrgUser) -> Any:
+    """Employees' authorisations: grant one per service and level, with the chain option."""
+    orgs, error = _organisations(), None
+    if request.method == "POST":
+        try:
+            orgs.grant_company(
+                kvk=user.kvk, employee=_employee(user, request.form.get("employee", "")),
+                services=request.form.getlist("service"), loa=request.form.get("loa", ""),
+                chain=request.form.get("chain") == "1", actor=user.pseudonym)
+        except InputError as refused:
+            error = refused
+        else:
+            return redirect(url_for("org_portal.employees", done="granted"), 303)
+    granted = [m for m in orgs.given_by_organisation(user.kvk) if m.kind == "company"]
+    return _page("portal/organisation/employees.html", user, error=error, granted=granted,
+                 services=_services("company"), loas=COMPANY_LEVELS,
+                 status=400 if error else 200)
+
+
+@bp.post("/medewerkers/<mandate_id>/intrekken")
+@logged_in
+def withdraw(user: OrgUser, mandate_id: str) -> Any:
+    return _act(user, "org_portal.employees", lambda orgs: orgs.withdraw_company(
+        kvk=user.kvk, mandate_id=mandate_id, actor=user.pseudonym, reason=_reason()))
+
+
+@bp.route("/beheerders", methods=["GET", "POST"])
+@logged_in
+def administrators(user: OrgUser) -> Any:
+    """Who administers the organisation; appoint another employee as machtigingenbeheerder."""
+    orgs, error = _organisations(), None
+    if request.method == "POST":
+        try:
+            orgs.appoint_administrator(
+                kvk=user.kvk, pseudonym=_employee(user, request.form.get("employee", "")),
+                actor=user.pseudonym)
+        except InputError as refused:
+            error = refused
+        else:
+            return redirect(url_for("org_portal.administrators", done="appointed"), 303)
+    return _page("portal/organisation/administrators.html", user, error=error,
+                 roles=orgs.administrators(user.kvk), status=400 if error else 200)
+
+
+@bp.post("/beheerders/<int:role_id>/beeindigen")
+@logged_in
+def end_administrator(user: OrgUser, role_id: int) -> Any:
+    return _act(user, "org_portal.administrators", lambda orgs: orgs.end_administrator(
+        kvk=user.kvk, role_id=role_id, actor=user.pseudonym))
+
+
+@bp.route("/keten", methods=["GET", "POST"])
+@logged_in
+def chains(user: OrgUser) -> Any:
+    """Chain mandates this organisation gave and received; give one to an intermediary."""
+    orgs, error = _organisations(), None
+    if request.method == "POST":
+        try:
+            orgs.give_chain(client=user.kvk, intermediary=request.form.get("intermediary", ""),
+                            services=request.form.getlist("service"), actor=user.pseudonym)
+        except InputError as refused:
+            error = refused
+        else:
+            return redirect(url_for("org_portal.chains", done="given"), 303)
+    given = [m for m in orgs.given_by_organisation(user.kvk) if m.kind == "chain"]
+    received = [m for m in orgs.received_by_organisation(user.kvk) if m.kind == "chain"]
+    return _page("portal/organisation/chains.html", user, error=error, given=given,
+                 received=received, services=_services("chain"), status=400 if error else 200)
+
+
+@bp.post("/keten/<mandate_id>/intrekken")
+@logged_in
+def revoke_chain(user: OrgUser, mandate_id: str) -> Any:
+    return _act(user, "org_portal.chains", lambda orgs: orgs.revoke_chain(
+        mandate_id=mandate_id, actor=user.pseudonym, reason=_reason()))
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _act(user: OrgUser, page: str, operation: Callable[[Organisations], Any]) -> Any:
+    """Run a change; a refusal shows the message on a page of its own, nothing changed."""
+    try:
+        operation(_organisations())
+    except InputError as refused:
+        return _page("portal/organisation/refused.html", user, error=refused, back=page,
+                     status=400)
+    return redirect(url_for(page, done="1"), 303)
+
+
+def _page(template: str, user: OrgUser, *, status: int = 200, **values: Any) -> Response:
+    orgs = _organisations()
+    organisation = orgs.organisation(user.kvk)
+    names = _employee_names(user.kvk)
+    page = render_template(
+        template, me=user, organisation=organisation, names=names,
+        organisation_names=_organisation_names(), levels=levels,
+        is_administrator=orgs.is_administrator(user.kvk, user.pseudonym),
+        done=request.args.get("done"), **values)
+    return make_response(page, status)
+
+
+def _employee(user: OrgUser, pseudonym: str) -> str:
+    """The chosen employee, who must work for the logged-in organisation."""
+    if pseudonym not in _employee_names(user.kvk):
+        raise InputError("Kies een medewerker van uw organisatie. / Choose an employee of your "
+                         "organisation.")
+    return pseudonym
+
+
+def _employee_names(kvk: str) -> dict[str, str]:
+    """Employees by pseudonym. The demo knows them from the mock eHerkenning accounts."""
+    rows = _context().session().execute(select(MockAccount).where(
+        MockAccount.idp == "eherkenning")).scalars()
+    return {row.identifier: row.name for row in rows
+            if (row.extra or {}).get("organisation") == kvk}
+
+
+def _organisation_names() -> dict[str, str]:
+    rows = _context().session().execute(select(Organisation)).scalars()
+    return {row.kvk: row.name for row in rows} | {row.rsin: row.name for row in rows}
+
+
+def _services(accepts: str) -> list[Service]:
+    return [s for s in _context().catalogue() if accepts in s.accepts]
+
+
+def _reason() -> str | None:
+    return request.form.get("reason", "").strip()[:500] or None
