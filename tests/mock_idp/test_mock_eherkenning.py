@@ -127,9 +127,13 @@ def test_sso_request_without_a_service_is_refused(app: Flask) -> None:
 def test_sp_metadata_maps_each_eherkenning_service_to_an_index(app: Flask) -> None:
     document = app.test_client().get("/connect/eherkenning/metadata").data
     entity = metadata.read(document)
+    from broker.portal.organisation import ORG_PORTAL_SERVICE
+
     requested = {s.index: s.requested for s in entity.attribute_consuming_services}
-    assert len(requested) == 1  # only Aangifte omzetbelasting is an eHerkenning service
-    assert list(requested.values()) == [{"urn:etoegang:core:ServiceUUID": (OMZETBELASTING,)}]
+    # Aangifte omzetbelasting (the catalogue's one eHerkenning service) and the broker's own
+    # organisation portal, which people log in to with eHerkenning too
+    assert sorted(r["urn:etoegang:core:ServiceUUID"] for r in requested.values()) == sorted(
+        [(OMZETBELASTING,), (ORG_PORTAL_SERVICE.uuid,)])
 
 
 def test_login_page_lists_employees_with_organisation_and_mock_banner(app: Flask) -> None:
