@@ -201,6 +201,70 @@ def legal_import(file: Any, dry_run: bool, instance: Path, config: Path | None) 
     _with_database(instance, config, run)
 
 
+@mandates.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+              help="File format (default: from the extension, .csv or .jsonl).")
+@click.option("--dry-run", is_flag=True, help="Check every row; write nothing.")
+@click.option("--actor", default=None, help="Name recorded in each mandate's history "
+              "(default: admin:<login name>).")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write every rejected row (line, reason, reden) to this CSV.")
+@_instance_option
+@_config_option
+def mandates_import(file: Path, fmt: str | None, dry_run: bool, actor: str | None,
+                    report_file: Path | None, instance: Path, config: Path | None) -> None:
+    """Import company, chain and voluntary mandates in bulk from CSV or JSON Lines.
+
+    Exit status 1 when any row was rejected.
+    """
+    from broker.register.bulk_import import format_for
+    from broker.register.bulk_import import import_file
+
+    depth = _settings(config, instance).register.get("chain_depth", 1)
+
+    def run(session: Any) -> None:
+        kind = format_for(file, fmt)
+        with click.progressbar(length=_count_lines(file), label="rows", file=sys.stderr) as bar:
+            report = import_file(session, _catalogue(session), file, fmt=kind,
+                                 actor=actor or _admin_actor(), dry_run=dry_run,
+                                 progress=bar.update, chain_depth=depth)
+        verb = "would import" if dry_run else "imported"
+        click.echo(f"{verb} {report.accepted}, already present {report.skipped}, "
+                   f"rejected {len(report.rejected)}")
+        for rejection in report.rejected[:50]:
+            click.echo(f"  line {rejection.line}: {rejection.reason}")
+        if len(report.rejected) > 50:
+            click.echo(f"  ... and {len(report.rejected) - 50} more"
+                       + ("" if report_file else " (use --report FILE for all)"))
+        if report_file:
+            _write_rejections(report_file, report.rejected)
+            click.echo(f"rejected rows written to {report_file}")
+        if report.rejected:
+            sys.exit(1)
+
+    _with_database(instance, config, run)
+
+
+def _count_lines(path: Path) -> int:
+    """Lines in the file, counted in chunks (for the progress bar), minus a CSV header."""
+    count = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+    return max(count - (1 if path.suffix.lower() == ".csv" else 0), 0)
+
+
+def _write_rejections(path: Path, rejections: Any) -> None:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "reason", "reden"])
+        for rejection in rejections:
+            writer.writerow([rejection.line, rejection.reason, rejection.reason_nl])
+
+
 def _catalogue(session: Any) -> Any:
     from broker.context import service_from_record
     from broker.db import ServiceRecord

@@ -5,6 +5,7 @@ Only the models live here; behaviour lives in the modules that own each concept.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from sqlalchemy import DateTime
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Text
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -34,6 +37,19 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
+    """The embedded SQLite: readers do not block the writer (the demo serves pages while the
+    CLI registers clients or imports), and commits cost one sync of the log, not of the file.
+    WAL with synchronous=NORMAL keeps the database consistent after a crash; the last commits
+    before a power loss may be lost, as with any write-back cache."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
 
 
 def utcnow() -> datetime:

@@ -1,5 +1,6 @@
 """The broker command: each command's success and its refusals, on a real instance folder."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,50 @@ def test_legal_import_reports_refused_rows_by_line_and_adds_nothing_twice(
 def test_totp_prints_the_demo_code() -> None:
     result = CliRunner().invoke(main, ["totp"])
     assert result.exit_code == 0 and len(result.output.strip()) == 6
+
+
+OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
+BULK_HEADER = ("kind,represented_type,represented,representative_type,representative,services,"
+               "loa,branch,valid_from,valid_until\n")
+
+
+def test_mandates_import_imports_and_adds_nothing_twice(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv_file = tmp_path / "mandates.csv"
+    csv_file.write_text(BULK_HEADER + f"chain,kvk,30000003,kvk,20000002,{OMZET},,,2025-01-01,\n"
+                        f"company,kvk,30000003,pseudonym,emp@x,{OMZET},high,,2025-01-01,\n")
+    first = run("mandates", "import", str(csv_file), "--actor", "admin:bulk")
+    assert first.exit_code == 0 and "imported 2, already present 0, rejected 0" in first.output
+    second = run("mandates", "import", str(csv_file))
+    assert second.exit_code == 0 and "imported 0, already present 2, rejected 0" in second.output
+
+
+def test_mandates_import_rejected_rows_exit_1_with_lines_and_report_file(
+        run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    jsonl = tmp_path / "mandates.jsonl"
+    good = {"kind": "chain", "represented_type": "kvk", "represented": "30000003",
+            "representative_type": "kvk", "representative": "20000002", "services": [OMZET],
+            "valid_from": "2025-01-01"}
+    jsonl.write_text(json.dumps(good) + "\n" + json.dumps(good | {"represented": "123"}) + "\n")
+    report = tmp_path / "rejected.csv"
+    result = run("mandates", "import", str(jsonl), "--report", str(report))
+    assert result.exit_code == 1
+    assert "imported 1, already present 0, rejected 1" in result.output
+    assert "line 2: represented: invalid KvK number" in result.output
+    assert report.read_text().splitlines()[0] == "line,reason,reden"
+    assert report.read_text().splitlines()[1].startswith("2,represented: invalid KvK number")
+
+
+def test_mandates_import_dry_run_writes_nothing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv_file = tmp_path / "mandates.csv"
+    csv_file.write_text(BULK_HEADER + f"chain,kvk,30000003,kvk,20000002,{OMZET},,,2025-01-01,\n")
+    dry = run("mandates", "import", str(csv_file), "--dry-run")
+    assert dry.exit_code == 0 and "would import 1, already present 0" in dry.output
+    real = run("mandates", "import", str(csv_file))
+    assert "imported 1, already present 0" in real.output
+
+
+def test_mandates_import_refuses_a_bad_header(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    csv_file = tmp_path / "mandates.csv"
+    csv_file.write_text("kind,colour\nchain,blue\n")
+    result = run("mandates", "import", str(csv_file))
+    assert result.exit_code == 1 and "refused" in result.output and "header" in result.output

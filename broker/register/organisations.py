@@ -271,40 +271,24 @@ class Organisations:
         An edge X → Y is an active chain mandate of X (client) to Y (intermediary). A path of
         n edges puts n intermediaries between the last intermediary's employee and the client.
         """
-        edges = self._chain_edges(service)
-        downstream = _reachable(edges, intermediary.kvk)
-        if client.kvk in downstream:
+        problem = chain_violation(chain_edges(self._session, service, self._clock()),
+                                  client.kvk, intermediary.kvk, self._limits.chain_depth)
+        if problem == "loop":
             raise RegisterError(
                 f"{client.name} vertegenwoordigt {intermediary.name} al (via een keten); deze "
                 f"ketenmachtiging zou een kring maken. / {client.name} already represents "
                 f"{intermediary.name} (through a chain); this chain mandate would make a loop.")
-        if intermediary.kvk in _reachable(edges, client.kvk):
+        if problem == "already":
             raise RegisterError(
                 f"{intermediary.name} vertegenwoordigt {client.name} al voor deze dienst. / "
                 f"{intermediary.name} already represents {client.name} for this service.")
-        reverse: dict[str, set[str]] = {}
-        for source, targets in edges.items():
-            for target in targets:
-                reverse.setdefault(target, set()).add(source)
-        length = _longest(reverse, client.kvk) + 1 + _longest(edges, intermediary.kvk)
-        if length > self._limits.chain_depth:
+        if problem and problem.startswith("depth:"):
+            length = int(problem.removeprefix("depth:"))
             raise RegisterError(
                 f"Deze ketenmachtiging maakt een keten met {length} intermediairs; hier zijn er "
                 f"hoogstens {self._limits.chain_depth} toegestaan. / This chain mandate makes a "
                 f"chain with {length} intermediaries; at most {self._limits.chain_depth} are "
                 f"allowed here.")
-
-    def _chain_edges(self, service: str) -> dict[str, set[str]]:
-        now = self._clock()
-        rows = self._session.execute(select(Mandate).where(
-            Mandate.kind == "chain", Mandate.state == ACTIVE,
-            Mandate.represented_type == "kvk", Mandate.representative_type == "kvk",
-        )).scalars()
-        edges: dict[str, set[str]] = {}
-        for mandate in rows:
-            if service in mandate.services and _current(mandate, now):
-                edges.setdefault(mandate.represented_id, set()).add(mandate.representative_id)
-        return edges
 
     def _new(self, kind: str, represented: tuple[str, str], representative: tuple[str, str],
              services: Sequence[str], *, loa: str | None, valid_until: datetime | None,
@@ -357,6 +341,41 @@ class Organisations:
             mandate.state = EXPIRED
             return True
         return False
+
+
+def chain_edges(session: Session, service: str, now: datetime) -> dict[str, set[str]]:
+    """client KvK -> intermediary KvKs, for the active, current chain mandates of ``service``."""
+    rows = session.execute(select(Mandate).where(
+        Mandate.kind == "chain", Mandate.state == ACTIVE,
+        Mandate.represented_type == "kvk", Mandate.representative_type == "kvk",
+    )).scalars()
+    edges: dict[str, set[str]] = {}
+    for mandate in rows:
+        if service in mandate.services and _current(mandate, now):
+            edges.setdefault(mandate.represented_id, set()).add(mandate.representative_id)
+    return edges
+
+
+def chain_violation(edges: dict[str, set[str]], client: str, intermediary: str, depth: int,
+                    reverse: dict[str, set[str]] | None = None) -> str | None:
+    """What adding client → intermediary to ``edges`` would break: "loop", "already" (the
+    intermediary represents the client already), "depth:<n>" (n intermediaries > depth).
+    ``reverse`` (intermediary -> clients) may be passed by a caller that keeps it up to date."""
+    if client == intermediary or client in _reachable(edges, intermediary):
+        return "loop"
+    if intermediary in _reachable(edges, client):
+        return "already"
+    reverse = reverse if reverse is not None else reversed_edges(edges)
+    length = _longest(reverse, client) + 1 + _longest(edges, intermediary)
+    return f"depth:{length}" if length > depth else None
+
+
+def reversed_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    reverse: dict[str, set[str]] = {}
+    for source, targets in edges.items():
+        for target in targets:
+            reverse.setdefault(target, set()).add(source)
+    return reverse
 
 
 def _current(mandate: Mandate, now: datetime) -> bool:
