@@ -10,9 +10,13 @@ organisation may log in and look; only its administrators (tekenbevoegde, machti
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
 from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint
@@ -33,6 +37,13 @@ from broker.errors import BrokerError
 from broker.errors import InputError
 from broker.flow import Flow
 from broker.identity import Identity
+from broker.register.bulk_import import ImportReport
+from broker.register.bulk_import import Parsed
+from broker.register.bulk_import import RowError
+from broker.register.bulk_import import format_for
+from broker.register.bulk_import import import_rows
+from broker.register.bulk_import import read_csv
+from broker.register.bulk_import import read_jsonl
 from broker.register.models import Organisation
 from broker.register.organisations import COMPANY_LEVELS
 from broker.register.organisations import Organisations
@@ -272,6 +283,49 @@ def _act(user: OrgUser, page: str, operation: Callable[[Organisations], Any]) ->
         return _page("portal/organisation/refused.html", user, error=refused, back=page,
                      status=400)
     return redirect(url_for(page, done="1"), 303)
+
+
+@bp.route("/importeren", methods=["GET", "POST"])
+@logged_in
+def bulk_import(user: OrgUser) -> Any:
+    """Massaal machtigingen inlezen: administrators upload a CSV or JSON Lines file of mandates
+    their own organisation gives (a row given by any other party is rejected)."""
+    report, error = None, None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        try:
+            report = _import_upload(user, upload, dry_run=request.form.get("dry_run") == "1")
+        except InputError as refused:
+            error = refused
+    return _page("portal/organisation/import.html", user, report=report, error=error,
+                 status=400 if error else 200)
+
+
+def _import_upload(user: OrgUser, upload: Any, *, dry_run: bool) -> ImportReport:
+    if upload is None or not upload.filename:
+        raise InputError("Kies een bestand. / Choose a file.")
+    kind = format_for(Path(upload.filename))
+    text = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
+    rows = read_csv(text) if kind == "csv" else read_jsonl(text)
+    organisation = _organisations().organisation(user.kvk)
+    context = _context()
+    return import_rows(
+        context.session(), context.catalogue(), _given_by(rows, organisation),
+        actor=f"eh:{user.pseudonym}", dry_run=dry_run,
+        chain_depth=Limits(**context.settings.register).chain_depth)
+
+
+def _given_by(rows: Iterable[Parsed], organisation: Organisation) -> Iterator[Parsed]:
+    """Rows whose represented party is not ``organisation`` (by KvK or RSIN) are rejected: an
+    organisation mandates on its own behalf only."""
+    own = {("kvk", organisation.kvk), ("rsin", organisation.rsin)}
+    for line, fields in rows:
+        if isinstance(fields, dict) and (str(fields.get("represented_type", "")).strip(),
+                                         str(fields.get("represented", "")).strip()) not in own:
+            yield line, RowError("niet gegeven door uw eigen organisatie",
+                                 "not given by your own organisation")
+        else:
+            yield line, fields
 
 
 def _page(template: str, user: OrgUser, *, status: int = 200, **values: Any) -> Response:

@@ -202,3 +202,56 @@ def test_an_employee_who_is_no_administrator_may_look_but_not_change(browser: Br
     response = browser.session.post(browser.broker_url + "/machtigen/organisatie/beheerders",
                                     data={"csrf_token": token, "employee": "x"}, timeout=10)
     assert response.status_code == 403
+
+
+# -- bulk upload ---------------------------------------------------------------------------------
+
+IMPORT_HEADER = ("kind,represented_type,represented,representative_type,representative,services,"
+                 "loa,branch,valid_from,valid_until")
+
+
+def _upload(browser: Browser, content: str, name: str = "mandates.csv",
+            dry_run: bool = False) -> Any:
+    browser.open(browser.broker_url + "/machtigen/organisatie/importeren")
+    token = browser.form("form.stack").xpath(".//input[@name='csrf_token']")[0].get("value")
+    data = {"csrf_token": token, **({"dry_run": "1"} if dry_run else {})}
+    return browser.session.post(browser.broker_url + "/machtigen/organisatie/importeren",
+                                data=data, files={"file": (name, content.encode())}, timeout=30)
+
+
+def test_administrator_uploads_mandates_with_a_report_by_line_and_nothing_twice(
+        live_app: Flask, browser: Browser, broker_db: Any) -> None:
+    portal_session(live_app, browser, BEA, BAKERY)
+    content = "\n".join((
+        IMPORT_HEADER,
+        f"company,kvk,{BAKERY},pseudonym,emp-1@bakery,{OMZET},substantial,,2026-01-01,",
+        f"company,kvk,{OFFICE},pseudonym,emp-2@office,{OMZET},substantial,,2026-01-01,",
+        f"company,kvk,1000000x,pseudonym,emp-3@bakery,{OMZET},substantial,,2026-01-01,",
+        f"company,rsin,999990172,pseudonym,emp-4@bakery,{OMZET},substantial,,2026-01-01,",
+    )) + "\n"
+    dry = _upload(browser, content, dry_run=True)
+    assert dry.status_code == 200 and "Proefrun" in dry.text
+    assert _mandates(broker_db, representative_id="emp-1@bakery") == []
+    page = _upload(browser, content)
+    text = " ".join(page.text.split())
+    assert "Ingelezen: <strong>2</strong>" in text and "afgewezen: <strong>2</strong>" in text
+    assert "<td>3</td><td>niet gegeven door uw eigen organisatie</td>" in text
+    assert "<td>4</td>" in text  # the KvK with a letter
+    assert len(_mandates(broker_db, representative_id="emp-1@bakery")) == 1
+    assert len(_mandates(broker_db, representative_id="emp-4@bakery")) == 1  # by its RSIN
+    again = " ".join(_upload(browser, content).text.split())
+    assert "Ingelezen: <strong>0</strong>" in again and "al aanwezig: <strong>2</strong>" in again
+
+
+def test_a_file_of_unknown_format_is_refused_clearly(live_app: Flask, browser: Browser) -> None:
+    portal_session(live_app, browser, BEA, BAKERY)
+    page = _upload(browser, "whatever", name="mandates.xlsx")
+    assert page.status_code == 400 and "Cannot tell the format" not in page.text
+    assert "Formaat onbekend" in page.text
+
+
+def test_an_employee_who_is_no_administrator_cannot_upload(live_app: Flask,
+                                                           browser: Browser) -> None:
+    portal_session(live_app, browser, EVA, BAKERY)
+    page = browser.open(browser.broker_url + "/machtigen/organisatie/importeren")
+    assert "Alleen beheerders" in page.text and 'type="file"' not in page.text
