@@ -10,55 +10,36 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
-from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError
-from argon2.exceptions import VerificationError
 from flask import Blueprint
 from flask import make_response
-from flask import redirect
 from flask import render_template
 from flask import request
-from flask import url_for
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from broker import loa
 from broker.context import BrokerContext
-from broker.context import Continuation
 from broker.db import MockAccount
 from broker.db import db
 from broker.errors import SAML_AUTHN_FAILED
 from broker.errors import SAML_NO_AUTHN_CONTEXT
-from broker.errors import FlowError
 from broker.mock_idp import engine
+from broker.mock_idp import views
 from broker.mock_idp.engine import PendingRequest
 from broker.mock_idp.engine import ServiceProviders
 from broker.saml import messages
-from broker.web.flow_views import render_continuation
 
 log = logging.getLogger(__name__)
 
 #: ST-SAML style entity id: the test OIN of Logius' test environment, entity index 9000.
 ENTITY_ID = "urn:nl-eid-gdi:1.0:AD:00000099000000000001:entities:9000"
-SPEC = engine.MockIdpSpec(idp="digid", entity_id=ENTITY_ID, key_name="mock-digid",
+SPEC = engine.MockIdpSpec(idp="digid", label="DigiD", entity_id=ENTITY_ID, key_name="mock-digid",
                           prefix="/mock/digid")
 ACTING_SUBJECT_ID = "urn:nl-eid-gdi:1.0:ActingSubjectID"
 LEGACY_BSN = "urn:nl-eid-gdi:1.0:id:legacy-BSN"
 CANCELLED = "Authentication cancelled"
-#: The demo world's public TOTP secret, shown on the page (data/demo-world.toml).
-DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105
-
-_hasher = PasswordHasher()
-
-
-class TicketError(FlowError):
-    public_message_nl = "Deze inlogpoging bij DigiD (nep) is verlopen of al gebruikt."
-    public_message_en = "This login attempt at (mock) DigiD has expired or was already used."
-
 
 def mock_digid_entity_id(context: BrokerContext) -> str:
     """The entity id of mock DigiD (the same for every broker instance)."""
@@ -75,60 +56,33 @@ def create_mock_digid(context: BrokerContext, csrf: CSRFProtect,
     """The mock DigiD blueprint at /mock/digid, answering the SPs ``service_providers()``
     returns the metadata of (read per request, so connectors added later are trusted)."""
     bp = Blueprint("mock_digid", __name__, url_prefix=SPEC.prefix)
-
-    @bp.get("/metadata")
-    def metadata() -> Response:
-        response = make_response(mock_digid_metadata(context))
-        response.mimetype = "application/samlmetadata+xml"
-        return response
-
-    @bp.route("/sso", methods=["GET", "POST"])
-    def sso() -> Response:
-        sps = engine.trusted_sps(service_providers)
-        if request.method == "POST":
-            pending = engine.receive_post(context, SPEC, sps, request.form.to_dict())
-        else:
-            pending = engine.receive_redirect(context, SPEC, sps,
-                                              request.query_string.decode("latin-1"))
-        ticket = engine.open_ticket(context, SPEC, pending)
-        return redirect(url_for("mock_digid.login", ticket=ticket), 303)
+    views.add_protocol_routes(bp, context, SPEC, csrf, service_providers)
 
     @bp.route("/login/<ticket>", methods=["GET", "POST"])
     def login(ticket: str) -> Response:
-        pending = engine.pending_of(context, SPEC, ticket)
-        if pending is None:
-            raise TicketError("mock digid: unknown, expired or used ticket")
+        pending = views.pending_or_refuse(context, SPEC, ticket)
         if request.method == "GET":
             return _page(ticket, pending)
         if request.form.get("action") == "cancel":
-            return _finish(context, ticket, lambda p: engine.answer_error(
+            return views.finish(context, SPEC, ticket, lambda p: engine.answer_error(
                 context, SPEC, p, SAML_AUTHN_FAILED, CANCELLED))
-        account = _authenticate(request.form.get("username", ""),
-                                request.form.get("password", ""), request.form.get("code", ""),
-                                context.clock())
+        account = views.authenticate(context, SPEC, request.form.get("username", ""),
+                                     request.form.get("password", ""),
+                                     request.form.get("code", ""))
         if account is None:
             left = engine.record_failure(context, SPEC, ticket, pending)
             if left == 0:
                 return _page(ticket, pending, locked=True, status=403)
             return _page(ticket, pending, failed=True, status=401)
         if not engine.satisfies(pending, account.level):
-            return _finish(context, ticket, lambda p: engine.answer_error(
+            return views.finish(context, SPEC, ticket, lambda p: engine.answer_error(
                 context, SPEC, p, SAML_NO_AUTHN_CONTEXT,
                 "Level of assurance of the account is too low"))
         content = _content(account, pending, context)
-        return _finish(context, ticket, lambda p: engine.answer(context, SPEC, p, content))
+        return views.finish(context, SPEC, ticket,
+                            lambda p: engine.answer(context, SPEC, p, content))
 
-    csrf.exempt(sso)
     return bp
-
-
-def _finish(context: BrokerContext, ticket: str,
-            build: Callable[[PendingRequest], Continuation]) -> Response:
-    """Consume the ticket (single use), then post the built answer to the SP."""
-    pending = engine.take_ticket(context, SPEC, ticket)
-    if pending is None:
-        raise TicketError("mock digid: ticket already used")
-    return render_continuation(build(pending))
 
 
 def _page(ticket: str, pending: PendingRequest, *, failed: bool = False, locked: bool = False,
@@ -137,7 +91,7 @@ def _page(ticket: str, pending: PendingRequest, *, failed: bool = False, locked:
     page = render_template(
         "mock_digid/login.html", ticket=ticket, pending=pending, accounts=accounts,
         level_names=loa.DIGID_LEVEL_NAMES, failed=failed, locked=locked,
-        totp_secret=DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
+        totp_secret=views.DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
     return make_response(page, status)
 
 
@@ -145,23 +99,6 @@ def _accounts() -> list[MockAccount]:
     rows = db.session.execute(
         select(MockAccount).where(MockAccount.idp == SPEC.idp).order_by(MockAccount.username))
     return list(rows.scalars())
-
-
-def _authenticate(username: str, password: str, code: str,
-                  now: datetime) -> MockAccount | None:
-    """The account when username, password and (if it has one) TOTP code are right."""
-    account = db.session.get(MockAccount, (SPEC.idp, username.strip()))
-    if account is None or len(password) > 200:
-        return None
-    try:
-        _hasher.verify(account.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if account.totp_secret:
-        code = code.strip().replace(" ", "")
-        if not engine.totp_matches(account.totp_secret, code, now):
-            return None
-    return account
 
 
 def _content(account: MockAccount, pending: PendingRequest,

@@ -17,44 +17,36 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
-from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError
-from argon2.exceptions import VerificationError
 from flask import Blueprint
 from flask import make_response
-from flask import redirect
 from flask import render_template
 from flask import request
-from flask import url_for
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from broker import loa
 from broker.context import BrokerContext
-from broker.context import Continuation
 from broker.db import MockAccount
 from broker.errors import SAML_AUTHN_FAILED
 from broker.errors import SAML_NO_AUTHN_CONTEXT
 from broker.errors import SAML_REQUEST_DENIED
-from broker.errors import FlowError
 from broker.errors import RequestError
 from broker.mock_idp import engine
+from broker.mock_idp import views
 from broker.mock_idp.engine import PendingRequest
 from broker.mock_idp.engine import ServiceProviders
 from broker.register.models import Mandate
 from broker.register.models import Organisation
 from broker.saml import messages
-from broker.web.flow_views import render_continuation
 
 log = logging.getLogger(__name__)
 
 #: eTD style entity id of a test herkenningsmakelaar (test OIN, entity index 9001).
 ENTITY_ID = "urn:etoegang:HM:00000099000000000003:entities:9001"
-SPEC = engine.MockIdpSpec(idp="eherkenning", entity_id=ENTITY_ID, key_name="mock-eherkenning",
+SPEC = engine.MockIdpSpec(idp="eherkenning", label="eHerkenning", entity_id=ENTITY_ID,
+                          key_name="mock-eherkenning",
                           prefix="/mock/eherkenning")
 
 SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
@@ -69,18 +61,8 @@ RSIN = "urn:etoegang:1.9:EntityConcernedID:RSIN"
 CANCELLED = "Authentication cancelled"
 NOT_AUTHORISED = "The employee is not authorised for this service on behalf of the organisation"
 LEVEL_TOO_LOW = "Level of assurance of the means is too low"
-#: The demo world's public TOTP secret, shown on the page (data/demo-world.toml).
-DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105
 #: eHerkenning level names a person sees.
 LEVEL_NAMES = {"low": "EH2", "substantial": "EH3", "high": "EH4"}
-
-_hasher = PasswordHasher()
-
-
-class TicketError(FlowError):
-    public_message_nl = "Deze inlogpoging bij eHerkenning (nep) is verlopen of al gebruikt."
-    public_message_en = "This login attempt at (mock) eHerkenning has expired or was already used."
-
 
 def mock_eherkenning_entity_id(context: BrokerContext) -> str:
     """The entity id of mock eHerkenning (the same for every broker instance)."""
@@ -97,39 +79,18 @@ def create_mock_eherkenning(context: BrokerContext, csrf: CSRFProtect,
     """The mock eHerkenning blueprint at /mock/eherkenning, answering the SPs whose metadata
     ``service_providers()`` returns (read per request)."""
     bp = Blueprint("mock_eherkenning", __name__, url_prefix=SPEC.prefix)
-
-    @bp.get("/metadata")
-    def metadata() -> Response:
-        response = make_response(mock_eherkenning_metadata(context))
-        response.mimetype = "application/samlmetadata+xml"
-        return response
-
-    @bp.route("/sso", methods=["GET", "POST"])
-    def sso() -> Response:
-        sps = engine.trusted_sps(service_providers)
-        if request.method == "POST":
-            pending = engine.receive_post(context, SPEC, sps, request.form.to_dict())
-        else:
-            pending = engine.receive_redirect(context, SPEC, sps,
-                                              request.query_string.decode("latin-1"))
-        if not pending.service_uuid:
-            raise RequestError("mock eherkenning: AuthnRequest names no service "
-                               "(AttributeConsumingServiceIndex)")
-        ticket = engine.open_ticket(context, SPEC, pending)
-        return redirect(url_for("mock_eherkenning.login", ticket=ticket), 303)
+    views.add_protocol_routes(bp, context, SPEC, csrf, service_providers, check=_names_a_service)
 
     @bp.route("/login/<ticket>", methods=["GET", "POST"])
     def login(ticket: str) -> Response:
-        pending = engine.pending_of(context, SPEC, ticket)
-        if pending is None:
-            raise TicketError("mock eherkenning: unknown, expired or used ticket")
+        pending = views.pending_or_refuse(context, SPEC, ticket)
         if request.method == "GET":
             return _page(context, ticket, pending)
         if request.form.get("action") == "cancel":
             return _refuse(context, ticket, SAML_AUTHN_FAILED, CANCELLED)
-        account = _authenticate(context, request.form.get("username", ""),
-                                request.form.get("password", ""), request.form.get("code", ""),
-                                context.clock())
+        account = views.authenticate(context, SPEC, request.form.get("username", ""),
+                                     request.form.get("password", ""),
+                                     request.form.get("code", ""))
         if account is None:
             left = engine.record_failure(context, SPEC, ticket, pending)
             if left == 0:
@@ -143,10 +104,17 @@ def create_mock_eherkenning(context: BrokerContext, csrf: CSRFProtect,
                 str(pending.service_uuid))):
             return _refuse(context, ticket, SAML_REQUEST_DENIED, NOT_AUTHORISED)
         content = _content(context, account, organisation, mandate, pending)
-        return _finish(context, ticket, lambda p: engine.answer(context, SPEC, p, content))
+        return views.finish(context, SPEC, ticket,
+                            lambda p: engine.answer(context, SPEC, p, content))
 
-    csrf.exempt(sso)
     return bp
+
+
+def _names_a_service(pending: PendingRequest) -> None:
+    """The mandate register answers per service, so a request must name one."""
+    if not pending.service_uuid:
+        raise RequestError("mock eherkenning: AuthnRequest names no service "
+                           "(AttributeConsumingServiceIndex)")
 
 
 def authorising_mandate(context: BrokerContext, account: MockAccount,
@@ -190,17 +158,8 @@ def _organisation_of(account: MockAccount) -> str:
 
 
 def _refuse(context: BrokerContext, ticket: str, sub_code: str, message: str) -> Response:
-    return _finish(context, ticket, lambda p: engine.answer_error(
+    return views.finish(context, SPEC, ticket, lambda p: engine.answer_error(
         context, SPEC, p, sub_code, message))
-
-
-def _finish(context: BrokerContext, ticket: str,
-            build: Callable[[PendingRequest], Continuation]) -> Response:
-    """Consume the ticket (single use), then post the built answer to the SP."""
-    pending = engine.take_ticket(context, SPEC, ticket)
-    if pending is None:
-        raise TicketError("mock eherkenning: ticket already used")
-    return render_continuation(build(pending))
 
 
 def _page(context: BrokerContext, ticket: str, pending: PendingRequest, *, failed: bool = False,
@@ -208,7 +167,7 @@ def _page(context: BrokerContext, ticket: str, pending: PendingRequest, *, faile
     page = render_template(
         "mock_eherkenning/login.html", ticket=ticket, pending=pending,
         accounts=_accounts(context), level_names=LEVEL_NAMES, failed=failed, locked=locked,
-        totp_secret=DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
+        totp_secret=views.DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
     return make_response(page, status)
 
 
@@ -220,23 +179,6 @@ def _accounts(context: BrokerContext) -> list[tuple[MockAccount, str]]:
         select(MockAccount).where(MockAccount.idp == SPEC.idp).order_by(MockAccount.username))
     return [(account, names.get(_organisation_of(account), _organisation_of(account)))
             for account in rows.scalars()]
-
-
-def _authenticate(context: BrokerContext, username: str, password: str, code: str,
-                  now: datetime) -> MockAccount | None:
-    """The account when username, password and (if it has one) TOTP code are right."""
-    account = context.session().get(MockAccount, (SPEC.idp, username.strip()))
-    if account is None or len(password) > 200:
-        return None
-    try:
-        _hasher.verify(account.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if account.totp_secret:
-        code = code.strip().replace(" ", "")
-        if not engine.totp_matches(account.totp_secret, code, now):
-            return None
-    return account
 
 
 def _content(context: BrokerContext, account: MockAccount, organisation: Organisation,

@@ -57,6 +57,7 @@ class MockIdpSpec:
     """Who a mock IdP is: its account table key, entity id, signing key and URL prefix."""
 
     idp: str  #: MockAccount.idp, e.g. "digid"
+    label: str  #: what people call it, e.g. "DigiD"
     entity_id: str
     key_name: str
     prefix: str  #: where its blueprint is mounted, e.g. "/mock/digid"

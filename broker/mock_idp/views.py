@@ -1,0 +1,104 @@
+"""The web side every mock identity provider shares: its metadata and SSO endpoints, checking a
+login, and answering the service provider once per ticket. Each mock adds its login page and
+what it asserts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError
+from argon2.exceptions import VerificationError
+from flask import Blueprint
+from flask import make_response
+from flask import redirect
+from flask import request
+from flask import url_for
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from broker.context import BrokerContext
+from broker.context import Continuation
+from broker.db import MockAccount
+from broker.errors import FlowError
+from broker.mock_idp import engine
+from broker.mock_idp.engine import MockIdpSpec
+from broker.mock_idp.engine import PendingRequest
+from broker.mock_idp.engine import ServiceProviders
+from broker.web.flow_views import render_continuation
+
+#: The demo world's public TOTP secret, shown on the login pages (data/demo-world.toml).
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105
+_hasher = PasswordHasher()
+
+
+class TicketError(FlowError):
+    """A login at a mock IdP whose ticket is unknown, expired or used up."""
+
+    def __init__(self, spec: MockIdpSpec, detail: str) -> None:
+        super().__init__(
+            f"mock {spec.idp}: {detail}",
+            public_nl=f"Deze inlogpoging bij {spec.label} (nep) is verlopen of al gebruikt.",
+            public_en=f"This login attempt at (mock) {spec.label} has expired or was already "
+                      f"used.")
+
+
+def add_protocol_routes(bp: Blueprint, context: BrokerContext, spec: MockIdpSpec,
+                        csrf: CSRFProtect, service_providers: ServiceProviders,
+                        check: Callable[[PendingRequest], None] | None = None) -> None:
+    """``/metadata`` and ``/sso`` (Redirect and POST) on ``bp``; ``check`` may refuse a
+    received request before a ticket is opened. The login page must be ``bp``'s ``login``."""
+
+    @bp.get("/metadata")
+    def metadata() -> Response:
+        response = make_response(engine.idp_metadata(context, spec))
+        response.mimetype = "application/samlmetadata+xml"
+        return response
+
+    @bp.route("/sso", methods=["GET", "POST"])
+    def sso() -> Response:
+        sps = engine.trusted_sps(service_providers)
+        if request.method == "POST":
+            pending = engine.receive_post(context, spec, sps, request.form.to_dict())
+        else:
+            pending = engine.receive_redirect(context, spec, sps,
+                                              request.query_string.decode("latin-1"))
+        if check is not None:
+            check(pending)
+        ticket = engine.open_ticket(context, spec, pending)
+        return redirect(url_for(f"{bp.name}.login", ticket=ticket), 303)
+
+    csrf.exempt(sso)  # SPs post AuthnRequests cross-site; the login form keeps its token
+
+
+def pending_or_refuse(context: BrokerContext, spec: MockIdpSpec, ticket: str) -> PendingRequest:
+    pending = engine.pending_of(context, spec, ticket)
+    if pending is None:
+        raise TicketError(spec, "unknown, expired or used ticket")
+    return pending
+
+
+def authenticate(context: BrokerContext, spec: MockIdpSpec, username: str, password: str,
+                 code: str) -> MockAccount | None:
+    """The account when username, password and (if it has one) TOTP code are right."""
+    account = context.session().get(MockAccount, (spec.idp, username.strip()))
+    if account is None or len(password) > 200:
+        return None
+    try:
+        _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if account.totp_secret:
+        code = code.strip().replace(" ", "")
+        if not engine.totp_matches(account.totp_secret, code, context.clock()):
+            return None
+    return account
+
+
+def finish(context: BrokerContext, spec: MockIdpSpec, ticket: str,
+           build: Callable[[PendingRequest], Continuation]) -> Response:
+    """Consume the ticket (single use), then post the built answer to the SP."""
+    pending = engine.take_ticket(context, spec, ticket)
+    if pending is None:
+        raise TicketError(spec, "ticket already used")
+    return render_continuation(build(pending))
