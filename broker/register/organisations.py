@@ -29,7 +29,6 @@ from broker import identifiers
 from broker import loa as levels
 from broker.db import aware
 from broker.db import utcnow
-from broker.errors import UnknownServiceError
 from broker.register.models import ACTIVE
 from broker.register.models import EXPIRED
 from broker.register.models import MACHTIGINGENBEHEERDER
@@ -41,6 +40,7 @@ from broker.register.models import Organisation
 from broker.register.models import OrganisationRole
 from broker.register.service import Limits
 from broker.register.service import RegisterError
+from broker.register.service import check_services
 from broker.services import ServiceCatalogue
 
 #: Levels an eHerkenning authorisation can be registered at (EH2, EH3, EH4).
@@ -224,19 +224,10 @@ class Organisations:
         return organisation
 
     def _check_services(self, services: Sequence[str], accepts: str) -> None:
-        if not services:
-            raise RegisterError("Kies ten minste één dienst. / Choose at least one service.")
-        for uuid_ in services:
-            try:
-                service = self._catalogue.get(uuid_)
-            except UnknownServiceError:
-                raise RegisterError(f"Onbekende dienst: {uuid_}. / Unknown service: {uuid_}.") \
-                    from None
-            if accepts not in service.accepts:
-                word = {"company": ("een machtiging van medewerkers", "employee authorisations"),
-                        "chain": ("een ketenmachtiging", "chain mandates")}[accepts]
-                raise RegisterError(f"Voor {service.name} kan {word[0]} niet. / {service.name} "
-                                    f"does not accept {word[1]}.")
+        kind_nl, kind_en = {"company": ("een machtiging van medewerkers",
+                                        "employee authorisations"),
+                            "chain": ("een ketenmachtiging", "chain mandates")}[accepts]
+        check_services(self._catalogue, services, accepts, kind_nl=kind_nl, kind_en=kind_en)
 
     def _check_level(self, services: Sequence[str], loa: str) -> None:
         for uuid_ in services:

@@ -243,18 +243,7 @@ class Register:
         self._check_services(services, "voluntary")
 
     def _check_services(self, services: Sequence[str], accepts: str) -> None:
-        if not services:
-            raise RegisterError("Kies ten minste één dienst. / Choose at least one service.")
-        for uuid_ in services:
-            try:
-                service = self._catalogue.get(uuid_)
-            except UnknownServiceError:
-                raise RegisterError(f"Onbekende dienst: {uuid_}. / Unknown service: {uuid_}.") \
-                    from None
-            if accepts not in service.accepts:
-                raise RegisterError(
-                    f"Voor {service.name} kan deze vorm van vertegenwoordiging niet. / "
-                    f"{service.name} does not accept this kind of representation.")
+        check_services(self._catalogue, services, accepts)
 
     def _issue_code(self, mandate: Mandate, channel: str, seconds: int) -> str:
         code = codes.new_code()
@@ -380,6 +369,24 @@ class Register:
         self._session.add(Letter(recipient_bsn=person.bsn, sent_at=self._clock(),
                                  subject="Aanvraag machtiging / Mandate request", body=body,
                                  mandate_id=mandate.id))
+
+
+def check_services(catalogue: ServiceCatalogue, services: Sequence[str], accepts: str, *,
+                   kind_nl: str = "deze vorm van vertegenwoordiging",
+                   kind_en: str = "this kind of representation") -> None:
+    """RegisterError unless ``services`` names at least one catalogue service and each accepts
+    ``accepts`` (e.g. "voluntary", "legal:bewind", "company", "chain")."""
+    if not services:
+        raise RegisterError("Kies ten minste één dienst. / Choose at least one service.")
+    for uuid_ in services:
+        try:
+            service = catalogue.get(uuid_)
+        except UnknownServiceError:
+            raise RegisterError(f"Onbekende dienst: {uuid_}. / Unknown service: {uuid_}.") \
+                from None
+        if accepts not in service.accepts:
+            raise RegisterError(f"Voor {service.name} kan {kind_nl} niet. / {service.name} "
+                                f"does not accept {kind_en}.")
 
 
 def _party(mandate: Mandate, side: str) -> str:
