@@ -26,14 +26,15 @@ from broker.identity import Identity
 from broker.identity import Party
 from broker.mock_idp.eherkenning import mock_eherkenning_metadata
 from broker.saml import messages
+from broker.saml import names
 
-SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
-ACTING_SUBJECT_ID = "urn:etoegang:core:ActingSubjectID"
-LEGAL_SUBJECT_ID = "urn:etoegang:core:LegalSubjectID"
-COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
-BRANCH = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
-PSEUDO = "urn:etoegang:1.13:EntityConcernedID:Pseudo"
-KVKNR = "urn:etoegang:1.9:EntityConcernedID:KvKnr"
+SERVICE_UUID = names.ETD_SERVICE_UUID
+ACTING_SUBJECT_ID = names.ETD_ACTING_SUBJECT_ID
+LEGAL_SUBJECT_ID = names.ETD_LEGAL_SUBJECT_ID
+COMPANY_NAME = names.ETD_COMPANY_NAME
+BRANCH = names.ETD_BRANCH
+PSEUDO = names.ETD_PSEUDO
+KVKNR = names.ETD_KVKNR
 #: AttributeConsumingService indexes are drawn from 1..MAX_INDEX (xs:unsignedShort fits).
 MAX_INDEX = 9999
 _MAX_PSEUDONYM = 120

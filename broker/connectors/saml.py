@@ -39,14 +39,15 @@ from broker.identity import Party
 from broker.saml import bindings
 from broker.saml import messages
 from broker.saml import metadata as saml_metadata
+from broker.saml import names
 from broker.saml.xml import BINDING_REDIRECT
 from broker.web import flow_views
 
 log = logging.getLogger(__name__)
 
-ACTING_SUBJECT_ID = "urn:nl-eid-gdi:1.0:ActingSubjectID"
-LEGACY_BSN = "urn:nl-eid-gdi:1.0:id:legacy-BSN"
-SERVICE_UUID = "urn:nl-eid-gdi:1.0:ServiceUUID"
+ACTING_SUBJECT_ID = names.ST_ACTING_SUBJECT_ID
+LEGACY_BSN = names.ST_LEGACY_BSN
+SERVICE_UUID = names.ST_SERVICE_UUID
 #: Classic DigiD NameID: sector code for BSN, a colon, the BSN.
 CLASSIC_BSN_PREFIX = "s00000000:"
 METADATA_TIMEOUT = 10

@@ -30,6 +30,7 @@ from broker.mock_idp import views
 from broker.mock_idp.engine import PendingRequest
 from broker.mock_idp.engine import ServiceProviders
 from broker.saml import messages
+from broker.saml import names
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,9 @@ log = logging.getLogger(__name__)
 ENTITY_ID = "urn:nl-eid-gdi:1.0:AD:00000099000000000001:entities:9000"
 SPEC = engine.MockIdpSpec(idp="digid", label="DigiD", entity_id=ENTITY_ID, key_name="mock-digid",
                           prefix="/mock/digid")
-ACTING_SUBJECT_ID = "urn:nl-eid-gdi:1.0:ActingSubjectID"
-LEGACY_BSN = "urn:nl-eid-gdi:1.0:id:legacy-BSN"
-CANCELLED = "Authentication cancelled"
+ACTING_SUBJECT_ID = names.ST_ACTING_SUBJECT_ID
+LEGACY_BSN = names.ST_LEGACY_BSN
+CANCELLED = names.CANCELLED
 
 def mock_digid_entity_id(context: BrokerContext) -> str:
     """The entity id of mock DigiD (the same for every broker instance)."""

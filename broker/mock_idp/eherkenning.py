@@ -40,6 +40,7 @@ from broker.mock_idp.engine import ServiceProviders
 from broker.register.models import Mandate
 from broker.register.models import Organisation
 from broker.saml import messages
+from broker.saml import names
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,16 @@ SPEC = engine.MockIdpSpec(idp="eherkenning", label="eHerkenning", entity_id=ENTI
                           key_name="mock-eherkenning",
                           prefix="/mock/eherkenning")
 
-SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
-ACTING_SUBJECT_ID = "urn:etoegang:core:ActingSubjectID"
-LEGAL_SUBJECT_ID = "urn:etoegang:core:LegalSubjectID"
-COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
-BRANCH = "urn:etoegang:1.9:ServiceRestriction:Vestigingsnr"
-PSEUDO = "urn:etoegang:1.13:EntityConcernedID:Pseudo"
-KVKNR = "urn:etoegang:1.9:EntityConcernedID:KvKnr"
-RSIN = "urn:etoegang:1.9:EntityConcernedID:RSIN"
+SERVICE_UUID = names.ETD_SERVICE_UUID
+ACTING_SUBJECT_ID = names.ETD_ACTING_SUBJECT_ID
+LEGAL_SUBJECT_ID = names.ETD_LEGAL_SUBJECT_ID
+COMPANY_NAME = names.ETD_COMPANY_NAME
+BRANCH = names.ETD_BRANCH
+PSEUDO = names.ETD_PSEUDO
+KVKNR = names.ETD_KVKNR
+RSIN = names.ETD_RSIN
 
-CANCELLED = "Authentication cancelled"
+CANCELLED = names.CANCELLED
 NOT_AUTHORISED = "The employee is not authorised for this service on behalf of the organisation"
 LEVEL_TOO_LOW = "Level of assurance of the means is too low"
 #: eHerkenning level names a person sees.

@@ -30,6 +30,7 @@ from broker.errors import UnknownRequesterError
 from broker.saml import bindings
 from broker.saml import messages
 from broker.saml import metadata
+from broker.saml import names
 from broker.saml import signing
 from broker.saml.xml import BINDING_POST
 from broker.saml.xml import SAMLP
@@ -44,8 +45,8 @@ log = logging.getLogger(__name__)
 TICKET_TTL = 15 * 60
 #: Wrong logins allowed per ticket; the last one removes the ticket.
 MAX_ATTEMPTS = 5
-SERVICE_UUID = "urn:nl-eid-gdi:1.0:ServiceUUID"
-ETD_SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
+SERVICE_UUID = names.ST_SERVICE_UUID
+ETD_SERVICE_UUID = names.ETD_SERVICE_UUID
 #: The names under which an SP may name its service (ST-SAML, eTD).
 SERVICE_UUID_NAMES = (SERVICE_UUID, ETD_SERVICE_UUID)
 

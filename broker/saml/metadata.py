@@ -18,6 +18,7 @@ from cryptography import x509
 from lxml import etree
 
 from broker.keys import KeyPair
+from broker.saml import names
 from broker.saml import signing
 from broker.saml.xml import ATTRNAME_URI
 from broker.saml.xml import BINDING_POST
@@ -200,7 +201,7 @@ def idp_descriptor(*, entity_id: str, key: KeyPair, sso_url: str,
 def sp_descriptor(*, entity_id: str, key: KeyPair, acs_url: str,
                   services: Sequence[tuple[int, str, str]] = (),
                   valid_for: timedelta = timedelta(days=7), sign: bool = True,
-                  service_attribute: str = "urn:nl-eid-gdi:1.0:ServiceUUID") -> bytes:
+                  service_attribute: str = names.ST_SERVICE_UUID) -> bytes:
     """Metadata for a service provider. ``services``: (index, name, ServiceUUID) triples, each
     an AttributeConsumingService requesting ``service_attribute`` (eTD: its own name)."""
     root = _entity(entity_id, valid_for)

@@ -15,9 +15,10 @@ from broker.context import BrokerContext
 from broker.identity import Identity
 from broker.identity import Link
 from broker.pipeline import Option
+from broker.saml import names
 from broker.services import Service
 
-SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
+SERVICE_UUID = names.ETD_SERVICE_UUID
 MANDATE_PREFIX = "eherkenning:"
 
 

@@ -27,13 +27,14 @@ from broker import loa
 from broker.identity import Identity
 from broker.identity import Link
 from broker.identity import Party
+from broker.saml import names
 
 BSN = "urn:nl-eid-gdi:1.0:id:BSN"
 PSEUDONYM = "urn:nl-eid-gdi:1.0:id:pseudonym"
 KVK = "urn:nl-eid-gdi:1.0:id:KvKnr"
 RSIN = "urn:nl-eid-gdi:1.0:id:RSIN"
 SUB_ID_TYPES = (BSN, PSEUDONYM, KVK, RSIN)
-SERVICE_UUID_CLAIM = "urn:nl-eid-gdi:1.0:ServiceUUID"
+SERVICE_UUID_CLAIM = names.ST_SERVICE_UUID  # the same name as a claim
 PROFILES = ("nlgov", "act")
 ID_TOKEN_LIFETIME = 300
 

@@ -12,6 +12,7 @@ from broker import loa
 from broker.identity import Identity
 from broker.identity import Link
 from broker.identity import Party
+from broker.saml import names
 from broker.saml.messages import AttributeValue
 from broker.saml.messages import NameIdValue
 from broker.services import Service
@@ -19,13 +20,13 @@ from broker.services import Service
 Attributes = tuple[tuple[str, tuple[AttributeValue, ...]], ...]
 
 # ST-SAML (citizens)
-ST_SERVICE_UUID = "urn:nl-eid-gdi:1.0:ServiceUUID"
-ST_ACTING_SUBJECT = "urn:nl-eid-gdi:1.0:ActingSubjectID"
-ST_LEGAL_SUBJECT = "urn:nl-eid-gdi:1.0:LegalSubjectID"
-ST_REPRESENTATION_TYPE = "urn:nl-eid-gdi:1.1:RepresentationType"
+ST_SERVICE_UUID = names.ST_SERVICE_UUID
+ST_ACTING_SUBJECT = names.ST_ACTING_SUBJECT_ID
+ST_LEGAL_SUBJECT = names.ST_LEGAL_SUBJECT_ID
+ST_REPRESENTATION_TYPE = names.ST_REPRESENTATION_TYPE
 #: NameQualifier per party id_type in ST-SAML identifiers
 ST_QUALIFIERS = {
-    "bsn": "urn:nl-eid-gdi:1.0:id:legacy-BSN",
+    "bsn": names.ST_LEGACY_BSN,
     "pseudonym": "urn:nl-eid-gdi:1.0:id:Pseudonym",
     "kvk": "urn:nl-eid-gdi:1.0:id:KvKnr",
     "rsin": "urn:nl-eid-gdi:1.0:id:RSIN",
@@ -43,15 +44,15 @@ REPRESENTATION_TYPES = {
 }
 
 # eTD (businesses)
-ETD_SERVICE_UUID = "urn:etoegang:core:ServiceUUID"
-ETD_ACTING_SUBJECT = "urn:etoegang:core:ActingSubjectID"
-ETD_LEGAL_SUBJECT = "urn:etoegang:core:LegalSubjectID"
-ETD_INTERMEDIATE_KVK = "urn:etoegang:1.9:IntermediateEntityID:KvKnr"
+ETD_SERVICE_UUID = names.ETD_SERVICE_UUID
+ETD_ACTING_SUBJECT = names.ETD_ACTING_SUBJECT_ID
+ETD_LEGAL_SUBJECT = names.ETD_LEGAL_SUBJECT_ID
+ETD_INTERMEDIATE_KVK = names.ETD_INTERMEDIATE_KVK
 #: NameQualifier per party id_type in eTD identifiers
 ETD_QUALIFIERS = {
-    "pseudonym": "urn:etoegang:1.13:EntityConcernedID:Pseudo",
-    "kvk": "urn:etoegang:1.9:EntityConcernedID:KvKnr",
-    "rsin": "urn:etoegang:1.9:EntityConcernedID:RSIN",
+    "pseudonym": names.ETD_PSEUDO,
+    "kvk": names.ETD_KVKNR,
+    "rsin": names.ETD_RSIN,
     "bsn": "urn:etoegang:1.9:EntityConcernedID:BSN",
 }
 

@@ -23,6 +23,7 @@ from broker.db import ServiceProvider
 from broker.errors import InputError
 from broker.errors import UnknownServiceError
 from broker.saml import metadata
+from broker.saml import names
 from broker.saml.messages import MessageError
 from broker.saml.messages import parse_instant
 from broker.saml.metadata import EntityMetadata
@@ -35,7 +36,7 @@ from broker.saml.xml import parse
 from broker.services import ServiceCatalogue
 
 #: RequestedAttribute names whose value is the ServiceUUID an AttributeConsumingService means
-SERVICE_UUID_ATTRIBUTES = ("urn:nl-eid-gdi:1.0:ServiceUUID", "urn:etoegang:core:ServiceUUID")
+SERVICE_UUID_ATTRIBUTES = names.SERVICE_UUID_NAMES
 FETCH_TIMEOUT_SECONDS = 10
 MAX_METADATA_BYTES = 1024 * 1024
 

@@ -22,6 +22,7 @@ from broker.errors import UnknownRequesterError
 from broker.errors import UnknownServiceError
 from broker.frontends.saml_idp.providers import RegisteredProvider
 from broker.saml import bindings
+from broker.saml import names
 from broker.saml import signing
 from broker.saml.messages import AuthnRequest
 from broker.saml.messages import MessageError
@@ -34,7 +35,7 @@ from broker.saml.xml import tostring
 from broker.services import Service
 from broker.services import ServiceCatalogue
 
-ST_SERVICE_UUID = "urn:nl-eid-gdi:1.0:ServiceUUID"
+ST_SERVICE_UUID = names.ST_SERVICE_UUID
 
 
 class UnsupportedAuthnContextError(RequestError):
