@@ -133,7 +133,8 @@ def _mount_portal(app: Flask, runtime: Runtime) -> None:
     if organisation.FRONTEND in runtime.frontends:
         raise ConfigError(f"frontends.{organisation.FRONTEND}: the name is reserved for the "
                           "organisation portal")
-    runtime.frontends[organisation.FRONTEND] = organisation.OrgPortalFrontend(runtime.context)
+    runtime.frontends[organisation.FRONTEND] = PortalFrontend(
+        runtime.context, name=organisation.FRONTEND, path="/machtigen/organisatie")
     runtime.internal_services[organisation.ORG_PORTAL_SERVICE.uuid] = organisation.ORG_PORTAL_SERVICE
     app.register_blueprint(organisation.bp)
 

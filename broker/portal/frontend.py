@@ -20,18 +20,31 @@ TICKET_SECONDS = 60
 
 
 class PortalFrontend:
-    """Answers a completed portal login with a one-time ticket the portal turns into a session."""
+    """Answers a completed portal login with a one-time ticket that the portal at ``path``
+    turns into a session (at ``<path>/sessie/<ticket>``, with :func:`take_ticket`)."""
 
-    name = "portal"
-
-    def __init__(self, context: BrokerContext) -> None:
+    def __init__(self, context: BrokerContext, *, name: str = "portal",
+                 path: str = "/machtigen") -> None:
+        self.name = name
         self._context = context
-        self.blueprint = Blueprint("portal_frontend", __name__)
+        self._path = path
+        self.blueprint = Blueprint(f"{name}_frontend", __name__)
 
     def respond(self, identity: Identity, flow: Flow) -> Continuation:
         ticket = secrets.token_urlsafe(32)
-        self._context.store.put(f"portal-ticket:{ticket}", identity.to_dict(), TICKET_SECONDS)
-        return Continuation("GET", self._context.url(f"/machtigen/sessie/{ticket}"))
+        self._context.store.put(_ticket_key(self.name, ticket), identity.to_dict(),
+                                TICKET_SECONDS)
+        return Continuation("GET", self._context.url(f"{self._path}/sessie/{ticket}"))
 
     def respond_error(self, error: BrokerError, flow: Flow) -> Continuation:
-        return Continuation("GET", self._context.url("/machtigen/"))
+        return Continuation("GET", self._context.url(f"{self._path}/"))
+
+
+def take_ticket(context: BrokerContext, frontend: str, ticket: str) -> Identity | None:
+    """The identity a portal login ticket stands for (single use), or None."""
+    data = context.store.take(_ticket_key(frontend, ticket))
+    return Identity.from_dict(data) if data is not None else None
+
+
+def _ticket_key(frontend: str, ticket: str) -> str:
+    return f"{frontend}-ticket:{ticket}"

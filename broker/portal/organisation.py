@@ -9,12 +9,11 @@ organisation may log in and look; only its administrators (tekenbevoegde, machti
 
 from __future__ import annotations
 
-import hashlib
 import io
-import secrets
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from dataclasses import asdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,10 @@ from werkzeug.wrappers import Response
 
 from broker import loa as levels
 from broker.context import BrokerContext
-from broker.context import Continuation
 from broker.db import MockAccount
-from broker.errors import BrokerError
 from broker.errors import InputError
-from broker.flow import Flow
-from broker.identity import Identity
+from broker.portal import session
+from broker.portal.frontend import take_ticket
 from broker.register.bulk_import import ImportReport
 from broker.register.bulk_import import Parsed
 from broker.register.bulk_import import RowError
@@ -50,7 +47,6 @@ from broker.register.organisations import Organisations
 from broker.register.service import Limits
 from broker.services import Service
 from broker.web import flow_views
-from broker.web import security
 from broker.web.runtime import runtime
 
 #: The organisation portal asks for this pseudo-service; relying parties never see it. The mock
@@ -60,8 +56,7 @@ ORG_PORTAL_SERVICE = Service(
     via="eherkenning", min_loa="substantial", accepts=(), allows_self=True)
 FRONTEND = "org_portal"
 COOKIE = "broker_org_portal"
-IDLE_SECONDS = 15 * 60
-TICKET_SECONDS = 60
+IDLE_SECONDS = session.IDLE_SECONDS
 
 bp = Blueprint("org_portal", __name__, url_prefix="/machtigen/organisatie")
 View = Callable[..., Any]
@@ -76,47 +71,22 @@ class OrgUser:
     loa: str
 
 
-class OrgPortalFrontend:
-    """Answers a completed portal login with a one-time ticket the portal turns into a session."""
-
-    name = FRONTEND
-
-    def __init__(self, context: BrokerContext) -> None:
-        self._context = context
-        self.blueprint = Blueprint("org_portal_frontend", __name__)
-
-    def respond(self, identity: Identity, flow: Flow) -> Continuation:
-        ticket = secrets.token_urlsafe(32)
-        self._context.store.put(f"org-portal-ticket:{ticket}", identity.to_dict(), TICKET_SECONDS)
-        return Continuation("GET", self._context.url(f"/machtigen/organisatie/sessie/{ticket}"))
-
-    def respond_error(self, error: BrokerError, flow: Flow) -> Continuation:
-        return Continuation("GET", self._context.url("/machtigen/organisatie/"))
-
-
-# -- sessions --------------------------------------------------------------------------------
+ORG_SESSIONS = session.SessionKind(cookie=COOKIE, prefix="org-portal-session")
 
 
 def start_session(context: BrokerContext, response: Response, user: OrgUser) -> None:
     """Remember ``user`` server-side; the cookie holds only a random token."""
-    token = secrets.token_urlsafe(32)
-    context.store.put(_key(token), {"pseudonym": user.pseudonym, "kvk": user.kvk,
-                                    "loa": user.loa}, IDLE_SECONDS)
-    security.set_cookie(response, COOKIE, token)
+    session.open_session(context, response, ORG_SESSIONS, asdict(user))
 
 
 def current_user(context: BrokerContext) -> OrgUser | None:
     """The logged-in employee, extending the idle timeout; None when absent or timed out."""
-    token = security.get_cookie(COOKIE)
-    data = context.store.get(_key(token)) if token else None
-    if token is None or data is None:
-        return None
-    context.store.put(_key(token), data, IDLE_SECONDS)
-    return OrgUser(pseudonym=data["pseudonym"], kvk=data["kvk"], loa=data["loa"])
+    data = session.session_data(context, ORG_SESSIONS)
+    return OrgUser(**data) if data else None
 
 
 def _key(token: str) -> str:
-    return "org-portal-session:" + hashlib.sha256(token.encode()).hexdigest()
+    return session.key(ORG_SESSIONS, token)
 
 
 # -- pages -----------------------------------------------------------------------------------
@@ -155,10 +125,9 @@ def login() -> Response:
 @bp.get("/sessie/<ticket>")
 def begin_session(ticket: str) -> Response:
     context = _context()
-    data = context.store.take(f"org-portal-ticket:{ticket}")
-    if data is None:
+    identity = take_ticket(context, FRONTEND, ticket)
+    if identity is None:
         abort(404)
-    identity = Identity.from_dict(data)
     organisation = identity.organisation
     if organisation is None or organisation.id_type != "kvk" or identity.acting.id_type != \
             "pseudonym":
@@ -172,10 +141,7 @@ def begin_session(ticket: str) -> Response:
 @bp.post("/uitloggen")
 def logout() -> Response:
     response = redirect(url_for("org_portal.home"), 303)
-    token = security.get_cookie(COOKIE)
-    if token:
-        _context().store.delete(_key(token))
-    security.delete_cookie(response, COOKIE)
+    session.close_session(_context(), response, ORG_SESSIONS)
     return response
 
 

@@ -19,10 +19,10 @@ from werkzeug.wrappers import Response
 
 from broker.context import BrokerContext
 from broker.errors import InputError
-from broker.identity import Identity
 from broker.portal import forms
 from broker.portal import session
 from broker.portal.frontend import PORTAL_SERVICE
+from broker.portal.frontend import take_ticket
 from broker.register.models import Mandate
 from broker.register.models import Person
 from broker.register.service import Register
@@ -78,10 +78,9 @@ def login() -> Response:
 @bp.get("/sessie/<ticket>")
 def start_session(ticket: str) -> Response:
     context = _context()
-    data = context.store.take(f"portal-ticket:{ticket}")
-    if data is None:
+    identity = take_ticket(context, "portal", ticket)
+    if identity is None:
         abort(404)
-    identity = Identity.from_dict(data)
     response = redirect(url_for("portal.home"), 303)
     session.start(context, response, session.PortalUser(bsn=identity.acting.id, loa=identity.loa))
     return response
