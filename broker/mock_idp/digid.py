@@ -88,7 +88,7 @@ def create_mock_digid(context: BrokerContext, csrf: CSRFProtect,
 
 def _page(ticket: str, pending: PendingRequest, *, failed: bool = False, locked: bool = False,
           status: int = 200) -> Response:
-    accounts = _accounts()
+    accounts = [(account, None) for account in _accounts()]
     page = render_template(
         "mock_digid/login.html", ticket=ticket, pending=pending, accounts=accounts,
         level_names=loa.DIGID_LEVEL_NAMES, failed=failed, locked=locked,
