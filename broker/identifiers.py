@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from broker.errors import InputError
 
-_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
+#: the weights are 9..2 and -1, which sum to 43; an ASCII digit's byte is 48 more than its value
+_ZERO_OFFSET = 48 * 43
 
 
 def passes_eleven_test(value: str) -> bool:
     if len(value) != 9 or not (value.isascii() and value.isdigit()):  # not "９９９…" or "²"
         return False
-    total = sum(int(digit) * weight for digit, weight in zip(value, _WEIGHTS, strict=True))
+    b = value.encode("ascii")
+    total = (9 * b[0] + 8 * b[1] + 7 * b[2] + 6 * b[3] + 5 * b[4] + 4 * b[5] + 3 * b[6]
+             + 2 * b[7] - b[8] - _ZERO_OFFSET)  # written out: the import checks millions
     return total % 11 == 0 and total != 0
 
 

@@ -336,14 +336,17 @@ class Organisations:
 
 def chain_edges(session: Session, service: str, now: datetime) -> dict[str, set[str]]:
     """client KvK -> intermediary KvKs, for the active, current chain mandates of ``service``."""
-    rows = session.execute(select(Mandate).where(
+    rows = session.execute(select(  # columns, not entities: a register may hold many
+        Mandate.represented_id, Mandate.representative_id, Mandate.services,
+        Mandate.valid_from, Mandate.valid_until,
+    ).where(
         Mandate.kind == "chain", Mandate.state == ACTIVE,
         Mandate.represented_type == "kvk", Mandate.representative_type == "kvk",
-    )).scalars()
+    ))
     edges: dict[str, set[str]] = {}
-    for mandate in rows:
-        if service in mandate.services and _current(mandate, now):
-            edges.setdefault(mandate.represented_id, set()).add(mandate.representative_id)
+    for client, intermediary, services, valid_from, valid_until in rows:
+        if service in services and _in_period(valid_from, valid_until, now):
+            edges.setdefault(client, set()).add(intermediary)
     return edges
 
 
@@ -370,8 +373,11 @@ def reversed_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]:
 
 
 def _current(mandate: Mandate, now: datetime) -> bool:
-    starts = aware(mandate.valid_from) <= now
-    return starts and (mandate.valid_until is None or now < aware(mandate.valid_until))
+    return _in_period(mandate.valid_from, mandate.valid_until, now)
+
+
+def _in_period(valid_from: datetime, valid_until: datetime | None, now: datetime) -> bool:
+    return aware(valid_from) <= now and (valid_until is None or now < aware(valid_until))
 
 
 def _reachable(edges: dict[str, set[str]], start: str) -> set[str]:
