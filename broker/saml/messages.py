@@ -86,6 +86,7 @@ class AuthnRequest:
     idp_list: tuple[str, ...] = ()
     requester_ids: tuple[str, ...] = ()
     force_authn: bool = False
+    is_passive: bool = False
     #: Extensions Attribute name -> values (ST-SAML IntendedAudience / ServiceUUID)
     extension_attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -117,8 +118,19 @@ def build_authn_request(*, issuer: str, destination: str, acs_url: str,
 
 
 def read_authn_request(document: bytes, *, now: datetime, skew: int) -> AuthnRequest:
-    """Read an AuthnRequest's fields; signature checks belong to the binding (caller)."""
+    """Read an AuthnRequest's fields; signature checks belong to the binding (caller).
+
+    Mixed content where text is expected (a comment splitting the Issuer) is a MessageError
+    like any other broken request, never an unexpected XmlError.
+    """
     root = _parse_root(document, SAMLP + "AuthnRequest")
+    try:
+        return _authn_request(root, now=now, skew=skew)
+    except XmlError as exc:
+        raise MessageError(str(exc)) from None
+
+
+def _authn_request(root: etree._Element, *, now: datetime, skew: int) -> AuthnRequest:
     request_id = root.get("ID")
     if not request_id:
         raise MessageError("AuthnRequest has no ID")
@@ -149,6 +161,7 @@ def read_authn_request(document: bytes, *, now: datetime, skew: int) -> AuthnReq
             text_of(node) or "" for node in scoping.findall(SAMLP + "RequesterID")
         ) if scoping is not None else (),
         force_authn=root.get("ForceAuthn") in ("true", "1"),
+        is_passive=root.get("IsPassive") in ("true", "1"),
         extension_attributes=_extension_attributes(root),
     )
 

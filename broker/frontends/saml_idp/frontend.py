@@ -87,6 +87,11 @@ class SamlIdpFrontend:
         sso.check_destination(authn, self.sso_url)
         acs_url = sso.choose_acs(authn, provider)
         self._refuse_replay(authn)
+        if authn.is_passive:  # no session to answer from: NoPassive at once, no login page
+            error = sso.PassiveRequestError("IsPassive request")
+            log.info("passive AuthnRequest from %s answered with NoPassive", provider.entity_id)
+            return flow_views.render_continuation(self._error_continuation(
+                error, acs_url, authn.id, received.relay_state))
         try:
             service = sso.choose_service(authn, provider, self.context.catalogue())
             level = sso.requested_level(authn)

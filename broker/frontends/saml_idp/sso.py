@@ -17,6 +17,7 @@ from broker import loa
 from broker.errors import SAML_NO_AUTHN_CONTEXT
 from broker.errors import SAML_REQUEST_UNSUPPORTED
 from broker.errors import SAML_REQUESTER
+from broker.errors import SAML_RESPONDER
 from broker.errors import RequestError
 from broker.errors import UnknownRequesterError
 from broker.errors import UnknownServiceError
@@ -36,6 +37,7 @@ from broker.services import Service
 from broker.services import ServiceCatalogue
 
 ST_SERVICE_UUID = names.ST_SERVICE_UUID
+SAML_NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
 
 
 class UnsupportedAuthnContextError(RequestError):
@@ -44,6 +46,14 @@ class UnsupportedAuthnContextError(RequestError):
     saml_status = (SAML_REQUESTER, SAML_NO_AUTHN_CONTEXT)  # type: ignore[assignment]
     public_message_nl = "De dienst vroeg om een betrouwbaarheidsniveau dat wij niet kennen."
     public_message_en = "The service asked for a level of assurance we do not know."
+
+
+class PassiveRequestError(RequestError):
+    """IsPassive: the broker keeps no session, so it can never answer without a login."""
+
+    saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_NO_PASSIVE)
+    public_message_nl = "De dienst vroeg om inloggen zonder dat u iets hoeft te doen; dat kan niet."
+    public_message_en = "The service asked for a login without any action from you; that is not possible."
 
 
 @dataclass(frozen=True, slots=True)
