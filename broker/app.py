@@ -16,6 +16,8 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from broker import admin
+from broker import audit as audit_models  # noqa: F401  (tables)
 from broker import registry
 from broker.config import Settings
 from broker.context import BrokerContext
@@ -72,6 +74,7 @@ def create_app(settings: Settings) -> Flask:
             _mount_demo(app, runtime)
     app.register_blueprint(flow_bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin.bp)
     app.register_error_handler(BrokerError, handle_broker_error)
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)

@@ -7,6 +7,7 @@ while the demo runs.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable
@@ -104,6 +105,9 @@ def clients_add(client_id: str, redirect_uris: tuple[str, ...], secret: str | No
     from broker.frontends.oidc.clients import register_client
 
     def register(session: Any) -> None:
+        _audit_admin(session, "admin.client_added", client_id, {
+            "redirect_uris": list(redirect_uris), "claims_profile": claims_profile,
+            "may_receive_bsn": may_receive_bsn, "name": name, "secret_generated": secret is None})
         generated = register_client(
             session, client_id=client_id, redirect_uris=list(redirect_uris), secret=secret,
             claims_profile=claims_profile, may_receive_bsn=may_receive_bsn, name=name)
@@ -132,8 +136,12 @@ def sp_add(source: str, service: str | None, instance: Path, config: Path | None
 
     def register(session: Any) -> None:
         catalogue = _catalogue(session)
+        document = load_metadata(source)
+        _audit_admin(session, "admin.sp_added", _entity_id(document), {
+            "source": source, "service": service,
+            "metadata_sha256": hashlib.sha256(document).hexdigest()})
         provider = register_service_provider(
-            session, metadata=load_metadata(source), service=service, catalogue=catalogue)
+            session, metadata=document, service=service, catalogue=catalogue)
         click.echo(f"service provider {provider.entity_id} registered "
                    f"(default service {provider.default_service or '-'}, "
                    f"{len(provider.services_by_index)} indexed service(s))")
@@ -172,7 +180,9 @@ def legal_add(represented_bsn: str, representative_bsn: str, role: str,
         mandate = _register(session).record_legal(
             represented_bsn=represented_bsn, representative_bsn=representative_bsn, role=role,
             services=list(services), court_reference=court_reference, actor=_admin_actor(),
-            valid_until=valid_until)
+            valid_until=valid_until, commit=False)
+        _audit_admin(session, "admin.legal_recorded", mandate.id, {"role": role})
+        session.commit()
         until = mandate.valid_until.date().isoformat() if mandate.valid_until else "open-ended"
         click.echo(f"recorded {role} {mandate.id} (until {until})")
 
@@ -190,6 +200,11 @@ def legal_import(file: Any, dry_run: bool, instance: Path, config: Path | None) 
 
     def run(session: Any) -> None:
         report = import_legal(_register(session), file, actor=_admin_actor(), dry_run=dry_run)
+        if not dry_run:
+            _audit_admin(session, "admin.legal_imported", None, {
+                "file": getattr(file, "name", None), "recorded": report.recorded,
+                "skipped": report.skipped, "refused": len(report.refused)})
+            session.commit()
         verb = "would record" if dry_run else "recorded"
         click.echo(f"{verb} {report.recorded}, already present {report.skipped}, "
                    f"refused {len(report.refused)}")
@@ -229,6 +244,12 @@ def mandates_import(file: Path, fmt: str | None, dry_run: bool, actor: str | Non
             report = import_file(session, _catalogue(session), file, fmt=kind,
                                  actor=actor or _admin_actor(), dry_run=dry_run,
                                  progress=bar.update, chain_depth=depth)
+        if not dry_run:
+            _audit_admin(session, "admin.mandates_imported", None, {
+                "file": str(file), "format": kind, "actor": actor or _admin_actor(),
+                "accepted": report.accepted, "skipped": report.skipped,
+                "rejected": len(report.rejected)})
+            session.commit()
         verb = "would import" if dry_run else "imported"
         click.echo(f"{verb} {report.accepted}, already present {report.skipped}, "
                    f"rejected {len(report.rejected)}")
@@ -307,6 +328,7 @@ def _app_or_exit(settings: Settings) -> Flask:
 
 def _with_database(instance: Path, config: Path | None, action: Callable[[Any], None]) -> None:
     """Run ``action(session)`` against the instance's database, reporting InputError plainly."""
+    from broker import audit  # noqa: F401  (its tables)
     from broker.db import db
     from broker.demo.seed import seed
 
@@ -332,3 +354,182 @@ def _url_host(host: str) -> str:
 def _fail(message: str) -> NoReturn:
     click.echo(message, err=True)
     sys.exit(1)
+
+
+# -- the audit trail -------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit_group.command("verify")
+@click.option("--head", "head", default=None, metavar="HASH",
+              help="A head hash kept from an earlier verify: it must still be in the trail.")
+@_instance_option
+@_config_option
+def audit_verify(head: str | None, instance: Path, config: Path | None) -> None:
+    """Check the whole chain; name the first changed, removed or inserted entry.
+
+    Exit status 0 when the trail is intact, 1 when it is broken.
+    """
+    from broker import audit
+
+    if head is not None and not audit.is_hash(head.strip().lower()):
+        raise click.BadParameter("64 hexadecimal digits", param_hint="--head")
+
+    def run(session: Any) -> None:
+        result = audit.verify(session, head=head)
+        if result.ok:
+            click.echo(f"audit trail intact: {result.checked} entries, head {result.head}")
+            return
+        where = f" at entry {result.first_broken}" if result.first_broken is not None else ""
+        click.echo(f"audit trail broken{where}: {result.reason}")
+        click.echo(f"  {result.checked} entries intact before it; last intact hash "
+                   f"{result.head}")
+        sys.exit(1)
+
+    _with_database(instance, config, run)
+
+
+@audit_group.command("show")
+@click.option("--last", "last", default=20, show_default=True, type=click.IntRange(1, 100_000),
+              help="How many of the newest entries.")
+@_instance_option
+@_config_option
+def audit_show(last: int, instance: Path, config: Path | None) -> None:
+    """Print the newest entries, oldest first, one line each."""
+    from broker import audit
+
+    def run(session: Any) -> None:
+        for entry in reversed(audit.recent(session, last)):
+            click.echo(entry.line())
+
+    _with_database(instance, config, run)
+
+
+@main.group("admin")
+def administrators() -> None:
+    """The broker's administrator accounts (they log in at /admin with a second factor)."""
+
+
+def _accounts_service(session: Any, instance: Path, config: Path | None) -> Any:
+    from broker.accounts.policy import AccountPolicy
+    from broker.accounts.service import Accounts
+    from broker.db import utcnow
+    from broker.state import SqlStateStore
+
+    settings = _settings(config, instance)
+    return Accounts(lambda: session, SqlStateStore(lambda: session),
+                    AccountPolicy.from_settings(settings.accounts), utcnow, settings.secret_key)
+
+
+@administrators.command("add")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of asking for it.")
+@_instance_option
+@_config_option
+def admin_add(username: str, email: str, password_stdin: bool, instance: Path,
+              config: Path | None) -> None:
+    """Create an administrator; the second factor is set up at the first login."""
+    password = (sys.stdin.readline().rstrip("\n") if password_stdin else
+                click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+    def add(session: Any) -> None:
+        _accounts_service(session, instance, config).create(username, email, password,
+                                                            by=_cli_actor())
+        click.echo(f"administrator {username.strip().lower()} added; the second factor is "
+                   "set up at the first login")
+
+    _with_database(instance, config, add)
+
+
+@administrators.command("list")
+@_instance_option
+@_config_option
+def admin_list(instance: Path, config: Path | None) -> None:
+    """Administrators with their second factor and lock status."""
+
+    def show(session: Any) -> None:
+        accounts = _accounts_service(session, instance, config)
+        for account in accounts.all():
+            until = accounts.guard.locked_until(account.username)
+            factor = (f"second factor set up, {accounts.backup_codes_left(account.username)} "
+                      "backup codes" if account.totp_confirmed_at else "no second factor yet")
+            locked = f", locked until {until:%Y-%m-%d %H:%M} UTC" if until else ""
+            click.echo(f"{account.username} <{account.email}>: {factor}{locked}")
+
+    _with_database(instance, config, show)
+
+
+@administrators.command("unlock")
+@click.argument("username")
+@click.option("--realm", default="admin", show_default=True,
+              help="admin, or a mock identity provider (digid, eherkenning).")
+@_instance_option
+@_config_option
+def admin_unlock(username: str, realm: str, instance: Path, config: Path | None) -> None:
+    """Lift the lock of an account after too many wrong attempts."""
+    from broker.accounts.guard import LoginGuard
+    from broker.accounts.policy import AccountPolicy
+    from broker.db import utcnow
+    from broker.state import SqlStateStore
+
+    def unlock(session: Any) -> None:
+        if realm == "admin":
+            was_locked = _accounts_service(session, instance, config).unlock(
+                username, by=_cli_actor())
+        else:
+            policy = AccountPolicy.from_settings(_settings(config, instance).accounts)
+            was_locked = LoginGuard(lambda: session, SqlStateStore(lambda: session), realm,
+                                    policy, utcnow).unlock(username)
+            _audit_admin(session, "admin.account_unlocked", f"{realm}:{username}",
+                         {"was_locked": was_locked})
+            session.commit()
+        click.echo(f"{realm}:{username} " + ("unlocked" if was_locked else "was not locked"))
+
+    _with_database(instance, config, unlock)
+
+
+@administrators.command("reset-second-factor")
+@click.argument("username")
+@_instance_option
+@_config_option
+def admin_reset_second_factor(username: str, instance: Path, config: Path | None) -> None:
+    """Remove an administrator's TOTP secret and backup codes (set up again at next login)."""
+
+    def reset(session: Any) -> None:
+        _accounts_service(session, instance, config).reset_second_factor(username,
+                                                                         by=_cli_actor())
+        click.echo(f"{username}: second factor reset; it is set up again at the next login")
+
+    _with_database(instance, config, reset)
+
+
+def _cli_actor() -> str:
+    """The audit trail's name for whoever runs this command: cli:<login name>."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _audit_admin(session: Any, action: str, subject: str | None,
+                 detail: dict[str, Any]) -> None:
+    """Add an administrator's action to the trail; it commits with the change it describes."""
+    from broker import audit
+
+    audit.record(session, actor=_cli_actor(), action=action, subject=subject, detail=detail)
+
+
+def _entity_id(document: bytes) -> str | None:
+    """The entityID of SAML metadata, or None when unreadable (the registration refuses it)."""
+    from broker.saml.xml import XmlError
+    from broker.saml.xml import parse
+
+    try:
+        return parse(document).get("entityID")
+    except XmlError:
+        return None

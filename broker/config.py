@@ -27,6 +27,13 @@
     attempts_per_person = 10                   # per day, then activation is blocked
     chain_depth = 1                            # intermediaries in a chain (eHerkenning: 1)
 
+    [accounts]                                 # optional: logins with a password and a code
+    max_failures = 5                           # wrong attempts in a row, then the account locks
+    lockout_seconds = 900                      # the cool-down, unless an administrator unlocks
+    address_attempts = 30                      # attempts per client address per window
+    address_window_seconds = 900
+    min_password_length = 12
+
 Secrets never live in the file: ``BROKER_SECRET_KEY`` (else a random key kept in the instance
 folder) and ``DATABASE_URL``. :func:`load_settings` raises :class:`ConfigError` naming the
 dotted key that is wrong.
@@ -44,6 +51,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from broker.accounts.policy import RANGES as ACCOUNT_RANGES
 from broker.errors import ConfigError
 
 _BROKER_KEYS = {
@@ -87,6 +95,8 @@ class Settings:
     plugins: tuple[ComponentSettings, ...] = ()
     #: overrides of broker.register.service.Limits, e.g. {"letter_code_seconds": 2592000}
     register: Mapping[str, int] = field(default_factory=dict)
+    #: overrides of broker.accounts.policy.AccountPolicy, e.g. {"max_failures": 5}
+    accounts: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def keys_path(self) -> Path:
@@ -129,7 +139,8 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
                   environ: Mapping[str, str] | None = None) -> Settings:
     """Check ``data`` (a parsed TOML document) and the environment into :class:`Settings`."""
     environ = os.environ if environ is None else environ
-    unknown = set(data) - {"broker", "connectors", "frontends", "plugins", "register"}
+    unknown = set(data) - {"broker", "connectors", "frontends", "plugins", "register",
+                           "accounts"}
     if unknown:
         raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
     broker = _table(data, "broker")
@@ -153,7 +164,8 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
         connectors=_components(data, "connectors"),
         frontends=_components(data, "frontends"),
         plugins=_components(data, "plugins"),
-        register=_register_limits(_table(data, "register")),
+        register=_whole_numbers(data, "register", _REGISTER_KEYS),
+        accounts=_whole_numbers(data, "accounts", ACCOUNT_RANGES),
     )
     if not settings.connectors:
         raise ConfigError("connectors: at least one connector is needed")
@@ -185,14 +197,16 @@ def _bounded(table: Mapping[str, Any], key: str, default: int, low: int, high: i
     return value
 
 
-def _register_limits(table: Mapping[str, Any]) -> dict[str, int]:
+def _whole_numbers(data: Mapping[str, Any], section: str,
+                   ranges: Mapping[str, tuple[int, int]]) -> dict[str, int]:
+    """The ``[section]`` table of whole-number settings, each within its range."""
     limits = {}
-    for key, value in table.items():
-        if key not in _REGISTER_KEYS:
-            raise ConfigError(f"register.{key}: unknown key")
-        low, high = _REGISTER_KEYS[key]
+    for key, value in _table(data, section).items():
+        if key not in ranges:
+            raise ConfigError(f"{section}.{key}: unknown key")
+        low, high = ranges[key]
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise ConfigError(f"register.{key}: must be a whole number from {low} to {high}")
+            raise ConfigError(f"{section}.{key}: must be a whole number from {low} to {high}")
         limits[key] = value
     return limits
 

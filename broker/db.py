@@ -14,6 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
+from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Text
@@ -67,6 +68,15 @@ class EphemeralState(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "ephemeral_state"
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class StateCounter(db.Model):  # type: ignore[name-defined,misc]
+    """A short-lived counter: attempts per address in a time window."""
+
+    __tablename__ = "state_counter"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 

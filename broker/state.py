@@ -18,10 +18,12 @@ from typing import Protocol
 
 from sqlalchemy import delete
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from broker.db import EphemeralState
+from broker.db import StateCounter
 from broker.db import aware
 from broker.db import utcnow
 
@@ -40,6 +42,10 @@ class StateStore(Protocol):
         """Store only when ``key`` holds nothing live; True when this call stored it."""
 
     def delete(self, key: str) -> None: ...
+
+    def incr(self, key: str, ttl: int) -> int:
+        """Add one to the counter under ``key`` and return it; a new counter (the first call,
+        or after the last one expired) starts at 1 and lives ``ttl`` seconds."""
 
 
 class SqlStateStore:
@@ -92,10 +98,32 @@ class SqlStateStore:
         session.execute(delete(EphemeralState).where(EphemeralState.key == key))
         session.commit()
 
+    def incr(self, key: str, ttl: int) -> int:
+        session = self._session()
+        now = self._clock()
+        for _ in range(3):  # a concurrent first increment may win the insert; then count on it
+            live = (StateCounter.key == key, StateCounter.expires_at > now)
+            bumped = session.execute(update(StateCounter).where(*live).values(
+                count=StateCounter.count + 1))
+            if bumped.rowcount == 1:  # type: ignore[attr-defined]
+                count = session.execute(select(StateCounter.count).where(*live)).scalar_one()
+                session.commit()
+                return int(count)
+            session.execute(delete(StateCounter).where(StateCounter.key == key))
+            session.add(StateCounter(key=key, count=1, expires_at=self._expiry(ttl)))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                continue
+            return 1
+        raise RuntimeError(f"counter {key} kept changing")
+
     def purge_expired(self) -> int:
         session = self._session()
         result = session.execute(
             delete(EphemeralState).where(EphemeralState.expires_at <= self._clock()))
+        session.execute(delete(StateCounter).where(StateCounter.expires_at <= self._clock()))
         session.commit()
         return int(result.rowcount)  # type: ignore[attr-defined]
 

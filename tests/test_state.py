@@ -55,3 +55,15 @@ def test_purge_removes_only_expired_entries(store: SqlStateStore, clock: Clock) 
     clock.now += timedelta(seconds=50)
     assert store.purge_expired() == 1
     assert store.get("new") == {}
+
+
+def test_incr_counts_up_from_one(store: SqlStateStore) -> None:
+    assert [store.incr("attempts:x", 60) for _ in range(3)] == [1, 2, 3]
+    assert store.incr("attempts:y", 60) == 1
+
+
+def test_incr_starts_again_after_the_counter_expired(clock: Clock, store: SqlStateStore) -> None:
+    store.incr("attempts:x", 60)
+    store.incr("attempts:x", 60)
+    clock.now += timedelta(seconds=61)
+    assert store.incr("attempts:x", 60) == 1

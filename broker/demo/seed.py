@@ -14,6 +14,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker.accounts.models import AdminAccount
 from broker.db import MockAccount
 from broker.db import ServiceRecord
 from broker.db import utcnow
@@ -57,6 +58,10 @@ def seed(session: Session, world: dict[str, Any] | None = None,
         session.add(Person(bsn=citizen["bsn"], name=citizen["name"],
                            birth_date=date.fromisoformat(citizen["born"])))
     _seed_organisations(session, world, password_hash, now)
+    for admin in world.get("administrators", ()):
+        session.add(AdminAccount(username=admin["username"], email=admin["email"],
+                                 password_hash=PasswordHasher().hash(admin["password"]),
+                                 totp_last_step=0, created_at=now, password_changed_at=now))
     session.flush()
     employers = {e["username"]: e["organisation"] for e in world["employees"]}
     for entry in world["mandates"]:

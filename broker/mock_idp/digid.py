@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from flask import Blueprint
 from flask import make_response
@@ -67,14 +68,10 @@ def create_mock_digid(context: BrokerContext, csrf: CSRFProtect,
         if request.form.get("action") == "cancel":
             return views.finish(context, SPEC, ticket, lambda p: engine.answer_error(
                 context, SPEC, p, SAML_AUTHN_FAILED, CANCELLED))
-        account = views.authenticate(context, SPEC, request.form.get("username", ""),
-                                     request.form.get("password", ""),
-                                     request.form.get("code", ""))
-        if account is None:
-            left = engine.record_failure(context, SPEC, ticket, pending)
-            if left == 0:
-                return _page(ticket, pending, locked=True, status=403)
-            return _page(ticket, pending, failed=True, status=401)
+        account = views.account_or_page(
+            context, SPEC, ticket, pending, lambda **shown: _page(ticket, pending, **shown))
+        if isinstance(account, Response):
+            return account
         if not engine.satisfies(pending, account.level):
             return views.finish(context, SPEC, ticket, lambda p: engine.answer_error(
                 context, SPEC, p, SAML_NO_AUTHN_CONTEXT,
@@ -86,12 +83,12 @@ def create_mock_digid(context: BrokerContext, csrf: CSRFProtect,
     return bp
 
 
-def _page(ticket: str, pending: PendingRequest, *, failed: bool = False, locked: bool = False,
-          status: int = 200) -> Response:
+def _page(ticket: str, pending: PendingRequest, *, status: int = 200,
+          **shown: Any) -> Response:
     accounts = [(account, None) for account in _accounts()]
     page = render_template(
         "mock_digid/login.html", ticket=ticket, pending=pending, accounts=accounts,
-        level_names=loa.DIGID_LEVEL_NAMES, failed=failed, locked=locked,
+        level_names=loa.DIGID_LEVEL_NAMES, **shown,
         totp_secret=views.DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
     return make_response(page, status)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from flask import Blueprint
 from flask import make_response
@@ -89,14 +90,11 @@ def create_mock_eherkenning(context: BrokerContext, csrf: CSRFProtect,
             return _page(context, ticket, pending)
         if request.form.get("action") == "cancel":
             return _refuse(context, ticket, SAML_AUTHN_FAILED, CANCELLED)
-        account = views.authenticate(context, SPEC, request.form.get("username", ""),
-                                     request.form.get("password", ""),
-                                     request.form.get("code", ""))
-        if account is None:
-            left = engine.record_failure(context, SPEC, ticket, pending)
-            if left == 0:
-                return _page(context, ticket, pending, locked=True, status=403)
-            return _page(context, ticket, pending, failed=True, status=401)
+        account = views.account_or_page(
+            context, SPEC, ticket, pending,
+            lambda **shown: _page(context, ticket, pending, **shown))
+        if isinstance(account, Response):
+            return account
         if account.level not in loa.ETOEGANG_URI or not engine.satisfies(pending, account.level):
             return _refuse(context, ticket, SAML_NO_AUTHN_CONTEXT, LEVEL_TOO_LOW)
         organisation = context.session().get(Organisation, _organisation_of(account))
@@ -163,11 +161,11 @@ def _refuse(context: BrokerContext, ticket: str, sub_code: str, message: str) ->
         context, SPEC, p, sub_code, message))
 
 
-def _page(context: BrokerContext, ticket: str, pending: PendingRequest, *, failed: bool = False,
-          locked: bool = False, status: int = 200) -> Response:
+def _page(context: BrokerContext, ticket: str, pending: PendingRequest, *, status: int = 200,
+          **shown: Any) -> Response:
     page = render_template(
         "mock_eherkenning/login.html", ticket=ticket, pending=pending,
-        accounts=_accounts(context), level_names=LEVEL_NAMES, failed=failed, locked=locked,
+        accounts=_accounts(context), level_names=LEVEL_NAMES, **shown,
         totp_secret=views.DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
     return make_response(page, status)
 

@@ -17,6 +17,10 @@ from flask import url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
+from broker.accounts.guard import AccountLocked
+from broker.accounts.guard import LoginGuard
+from broker.accounts.guard import TooManyAttempts
+from broker.accounts.policy import AccountPolicy
 from broker.context import BrokerContext
 from broker.context import Continuation
 from broker.db import MockAccount
@@ -78,21 +82,63 @@ def pending_or_refuse(context: BrokerContext, spec: MockIdpSpec, ticket: str) ->
     return pending
 
 
+def account_or_page(context: BrokerContext, spec: MockIdpSpec, ticket: str,
+                    pending: PendingRequest,
+                    page: Callable[..., Response]) -> MockAccount | Response:
+    """The account the posted form logs in to, or ``page(...)`` again saying why not: wrong
+    (this ticket's attempts left), this ticket used up, the account locked (after
+    ``max_failures`` wrong attempts in a row over any tickets), or this address held."""
+    try:
+        account = authenticate(context, spec, request.form.get("username", ""),
+                               request.form.get("password", ""), request.form.get("code", ""))
+    except TooManyAttempts as held:
+        response = page(held="address", status=429)
+        response.headers["Retry-After"] = str(held.retry_after)
+        return response
+    except AccountLocked as held:
+        engine.record_failure(context, spec, ticket, pending)  # an attempt at this ticket too
+        return page(held="account", until=held.until, status=403)
+    if account is None:
+        left = engine.record_failure(context, spec, ticket, pending)
+        return page(locked=True, status=403) if left == 0 else page(failed=True, status=401)
+    return account
+
+
 def authenticate(context: BrokerContext, spec: MockIdpSpec, username: str, password: str,
                  code: str) -> MockAccount | None:
-    """The account when username, password and (if it has one) TOTP code are right."""
-    account = context.session().get(MockAccount, (spec.idp, username.strip()))
-    if account is None or len(password) > 200:
+    """The account when username, password and (if it has one) TOTP code are right. Counts the
+    attempt for the address and, for an existing account, towards its lock."""
+    username = username.strip()[:100]
+    guard = login_guard(context, spec.idp)
+    guard.check(username, request.remote_addr or "unknown")
+    account = context.session().get(MockAccount, (spec.idp, username))
+    if account is None:
         return None
+    if _matches(account, password, code, context):
+        guard.succeeded(username)
+        return account
+    failure = guard.failed(username)
+    if failure.locked_until is not None:
+        raise AccountLocked(failure.locked_until)
+    return None
+
+
+def login_guard(context: BrokerContext, realm: str) -> LoginGuard:
+    return LoginGuard(context.session, context.store, realm,
+                      AccountPolicy.from_settings(context.settings.accounts), context.clock)
+
+
+def _matches(account: MockAccount, password: str, code: str, context: BrokerContext) -> bool:
+    if len(password) > 200:
+        return False
     try:
         _hasher.verify(account.password_hash, password)
     except (VerificationError, InvalidHashError):
-        return None
+        return False
     if account.totp_secret:
         code = code.strip().replace(" ", "")
-        if not engine.totp_matches(account.totp_secret, code, context.clock()):
-            return None
-    return account
+        return engine.totp_matches(account.totp_secret, code, context.clock())
+    return True
 
 
 def finish(context: BrokerContext, spec: MockIdpSpec, ticket: str,

@@ -45,6 +45,7 @@ from sqlalchemy import select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+from broker import audit
 from broker import loa as levels
 from broker.db import utcnow
 from broker.errors import InputError
@@ -565,7 +566,8 @@ def _write(session: Session, rows: list[tuple[_Row, str]], *, actor: str,
     created, at = mandate_value("created_at", now, "now"), event_value("at", now, "now")
     mandates: list[tuple[Any, ...]] = []
     events: list[tuple[Any, ...]] = []
-    for (row, key), mandate_id in zip(rows, _time_ordered_ids(len(rows)), strict=True):
+    ids = _time_ordered_ids(len(rows))
+    for (row, key), mandate_id in zip(rows, ids, strict=True):
         until = row.valid_until
         mandates.append((
             mandate_id, row.kind, row.represented[0], row.represented[1],
@@ -578,6 +580,17 @@ def _write(session: Session, rows: list[tuple[_Row, str]], *, actor: str,
         events.append((mandate_id, at, actor, ACTION, ACTIVE, "bulk import"))
     _insert_mandates(session, mandate_insert, mandates)
     _insert_events(session, event_insert, events)
+    _audit_batch(session, rows, ids, actor=actor)
+
+
+def _audit_batch(session: Session, rows: list[tuple[_Row, str]], ids: list[str], *,
+                 actor: str) -> None:
+    """One audit entry for the whole batch, in its transaction: how many, which ids (they are
+    time-ordered, so first and last bound them) and a digest of the import keys in order."""
+    keys = hashlib.sha256("\n".join(key for _, key in rows).encode("ascii")).hexdigest()
+    audit.record(session, actor=actor, action="mandates.imported",
+                 detail={"count": len(rows), "first_id": ids[0], "last_id": ids[-1],
+                         "keys_sha256": keys})
 
 
 def _insert_mandates(session: Session, statement: _Insert, rows: list[tuple[Any, ...]]) -> None:

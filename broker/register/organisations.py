@@ -25,6 +25,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker import audit
 from broker import identifiers
 from broker import loa as levels
 from broker.db import aware
@@ -40,6 +41,7 @@ from broker.register.models import Organisation
 from broker.register.models import OrganisationRole
 from broker.register.service import Limits
 from broker.register.service import RegisterError
+from broker.register.service import audit_mandate_change
 from broker.register.service import check_services
 from broker.services import ServiceCatalogue
 
@@ -100,6 +102,8 @@ class Organisations:
                                 role=MACHTIGINGENBEHEERDER, appointed_by=actor,
                                 appointed_at=self._clock())
         self._session.add(role)
+        self._session.flush()  # the role's id, for the audit trail
+        self._audit_role(role, "appointed", actor)
         self._session.commit()
         return role
 
@@ -115,6 +119,7 @@ class Organisations:
                                 "gewijzigd. / An authorised signatory is recorded in the trade "
                                 "register and changed there.")
         role.ended_at = self._clock()
+        self._audit_role(role, "ended", actor)
         self._session.commit()
         return role
 
@@ -306,10 +311,21 @@ class Organisations:
         return mandate
 
     def _event(self, mandate: Mandate, actor: str, action: str, from_state: str | None,
-               to_state: str, reason: str | None = None) -> None:
-        self._session.add(MandateEvent(mandate_id=mandate.id, at=self._clock(),
-                                       actor=f"eh:{actor}"[:100], action=action,
+               to_state: str, reason: str | None = None, *, raw_actor: bool = False) -> None:
+        """The mandate's history entry and the audit trail's, in the same transaction.
+        ``actor`` is an employee's pseudonym, recorded as "eh:<pseudonym>", unless
+        ``raw_actor`` ("system")."""
+        at, who = self._clock(), actor if raw_actor else f"eh:{actor}"[:100]
+        self._session.add(MandateEvent(mandate_id=mandate.id, at=at, actor=who, action=action,
                                        from_state=from_state, to_state=to_state, reason=reason))
+        audit_mandate_change(self._session, mandate, actor=who, action=action,
+                             from_state=from_state, to_state=to_state, reason=reason, at=at)
+
+    def _audit_role(self, role: OrganisationRole, action: str, actor: str) -> None:
+        audit.record(self._session, actor=f"eh:{actor}"[:100], action=f"role.{action}",
+                     subject=f"kvk:{role.kvk}", at=self._clock(),
+                     detail={"role_id": role.id, "role": role.role,
+                             "pseudonym": role.pseudonym})
 
     def _listing(self, side: str, organisation: Organisation) -> list[Mandate]:
         kind_column = getattr(Mandate, f"{side}_type")
@@ -326,9 +342,8 @@ class Organisations:
         """Record expiry as a state change the first time anyone looks after the end date."""
         until = mandate.valid_until
         if mandate.state == ACTIVE and until is not None and aware(until) <= self._clock():
-            self._session.add(MandateEvent(
-                mandate_id=mandate.id, at=self._clock(), actor="system", action="expired",
-                from_state=ACTIVE, to_state=EXPIRED, reason="end of the period"))
+            self._event(mandate, "system", "expired", ACTIVE, EXPIRED, "end of the period",
+                        raw_actor=True)
             mandate.state = EXPIRED
             return True
         return False

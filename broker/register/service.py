@@ -19,6 +19,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from broker import audit
 from broker.db import aware
 from broker.db import utcnow
 from broker.errors import InputError
@@ -321,9 +322,13 @@ class Register:
 
     def _event(self, mandate: Mandate, actor: str, action: str, from_state: str | None,
                to_state: str, reason: str | None = None) -> None:
-        self._session.add(MandateEvent(mandate_id=mandate.id, at=self._clock(), actor=actor,
+        """The mandate's own history entry and the audit trail's, in the same transaction."""
+        at = self._clock()
+        self._session.add(MandateEvent(mandate_id=mandate.id, at=at, actor=actor,
                                        action=action, from_state=from_state, to_state=to_state,
                                        reason=reason))
+        audit_mandate_change(self._session, mandate, actor=actor, action=action,
+                             from_state=from_state, to_state=to_state, reason=reason, at=at)
 
     def _listing(self, *conditions: ColumnElement[bool]) -> list[Mandate]:
         rows = list(self._session.execute(
@@ -391,6 +396,19 @@ def check_services(catalogue: ServiceCatalogue, services: Sequence[str], accepts
 
 def _party(mandate: Mandate, side: str) -> str:
     return f"{getattr(mandate, side + '_type')}:{getattr(mandate, side + '_id')}"
+
+
+def audit_mandate_change(session: Session, mandate: Mandate, *, actor: str, action: str,
+                         from_state: str | None, to_state: str, reason: str | None,
+                         at: datetime) -> None:
+    """Append "mandate.<action>" for ``mandate`` to the audit trail (the caller commits)."""
+    audit.record(session, actor=actor, action=f"mandate.{action}", subject=mandate.id, at=at,
+                 detail={"kind": mandate.kind, "from_state": from_state, "to_state": to_state,
+                         "services": list(mandate.services or ()),
+                         "represented": _party(mandate, "represented"),
+                         "representative": _party(mandate, "representative")
+                         if mandate.representative_id else None,
+                         "reason": reason})
 
 
 def _in_period(mandate: Mandate, now: datetime) -> bool:

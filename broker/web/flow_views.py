@@ -19,6 +19,7 @@ from flask import url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from broker import audit
 from broker import loa
 from broker.context import Continuation
 from broker.errors import BrokerError
@@ -32,6 +33,7 @@ from broker.flow import STARTED
 from broker.flow import UPSTREAM
 from broker.flow import Flow
 from broker.identity import Identity
+from broker.identity import Party
 from broker.pipeline import Option
 from broker.pipeline import gather
 from broker.services import Service
@@ -150,11 +152,65 @@ def _options(identity: Identity, service: Service) -> list[Option]:
 
 
 def finish(flow: Flow, identity: Identity) -> Response:
-    """Consume the flow and carry ``identity`` to the relying party."""
+    """Consume the flow and carry ``identity`` to the relying party.
+
+    The audit entry is added before the frontend answers and committed with the answer (the
+    OIDC code is stored in the same transaction); a frontend that fails leaves no entry.
+    """
     rt = runtime()
     rt.context.flows.complete(flow)
+    session = rt.context.session()
+    audit.record(session, actor=_party(identity.acting), action="login.completed",
+                 subject=flow.requester, detail=_login_detail(flow, identity))
+    try:
+        continuation = rt.frontends[flow.frontend].respond(identity, flow)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     log.info("flow %s completed for %s", _short(flow.id), flow.requester)
-    return render_continuation(rt.frontends[flow.frontend].respond(identity, flow))
+    return render_continuation(continuation)
+
+
+def _login_detail(flow: Flow, identity: Identity) -> dict[str, Any]:
+    """Who acted for whom, backed by which mandate, at which relying party, for which service.
+
+    ``represents``: the represented party first, then the intermediaries in order (empty when
+    acting for self); ``mandate``: the mandate behind the represented party; ``chain``: every
+    link's mandate in order, when there are intermediaries.
+    """
+    links = identity.represents
+    detail: dict[str, Any] = {
+        "represents": [_party(link.party) for link in (*links[-1:], *links[:-1])],
+        "relying_party": flow.requester, "frontend": flow.frontend, "service": flow.service,
+        "level": identity.loa, "connector": identity.connector,
+        "upstream": identity.upstream_issuer, "flow": flow.id,
+    }
+    if identity.organisation is not None:
+        detail["organisation"] = _party(identity.organisation)
+    if links:
+        final = links[-1]
+        detail["mandate"] = {"id": final.mandate_id, "kind": final.kind, "role": final.role}
+    if len(links) > 1:
+        detail["chain"] = [{"party": _party(link.party), "mandate": link.mandate_id,
+                            "kind": link.kind} for link in links]
+    return detail
+
+
+def _record_failure(flow: Flow, error: BrokerError) -> None:
+    """Audit a login that ends in an error answered to the relying party."""
+    acting = Identity.from_dict(flow.identity).acting if flow.identity else None
+    audit.record(runtime().context.session(),
+                 actor=_party(acting) if acting else "anonymous", action="login.failed",
+                 subject=flow.requester,
+                 detail={"reason": type(error).__name__, "error": error.oidc_error,
+                         "relying_party": flow.requester, "frontend": flow.frontend,
+                         "service": flow.service, "connector": flow.connector,
+                         "state": flow.state, "flow": flow.id})
+
+
+def _party(party: Party) -> str:
+    return audit.party(party.id_type, party.id)
 
 
 def render_continuation(continuation: Continuation) -> Response:
@@ -193,8 +249,12 @@ def handle_broker_error(error: BrokerError) -> Response:
         rt = runtime()
         frontend = rt.frontends.get(flow.frontend)
         if frontend is not None:
+            session = rt.context.session()
+            session.rollback()  # nothing half-done by the failed step is committed below
             continuation = frontend.respond_error(error, flow)
+            _record_failure(flow, error)
             rt.context.flows.fail(flow)
+            session.commit()
     if continuation is not None and isinstance(error, UpstreamCancelledError):
         return render_continuation(continuation)
     connector = runtime().connectors.get(flow.connector) if flow and flow.connector else None

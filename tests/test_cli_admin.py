@@ -1,0 +1,77 @@
+"""`broker admin`: add, list, unlock and reset administrators from the command line."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from broker.cli import main
+
+
+@pytest.fixture
+def run(instance_path: Path) -> Any:
+    runner = CliRunner()
+
+    def invoke(*args: str, stdin: str | None = None) -> Any:
+        return runner.invoke(main, [*args, "--instance", str(instance_path)], input=stdin,
+                             catch_exceptions=False)
+    return invoke
+
+
+def test_admin_add_then_list_shows_no_second_factor_yet(run: Any) -> None:
+    result = run("admin", "add", "--username", "Anna", "--email", "anna@example.nl",
+                 "--password-stdin", stdin="een-lang-wachtwoord\n")
+    assert result.exit_code == 0, result.output
+    assert "administrator anna added" in result.output
+    listed = run("admin", "list")
+    assert "anna <anna@example.nl>: no second factor yet" in listed.output
+    assert "beheerder <beheerder@example.nl>" in listed.output  # the demo world's
+
+
+@pytest.mark.parametrize(("username", "email", "password", "message"), [
+    ("a", "anna@example.nl", "een-lang-wachtwoord", "2 to 64 characters"),
+    ("anna", "geen-adres", "een-lang-wachtwoord", "valid e-mail address"),
+    ("anna", "anna@example.nl", "kort", "at least 12 characters"),
+    ("anna", "anna@example.nl", "anna-heeft-een-wachtwoord", "must not contain the username"),
+    ("beheerder", "b@example.nl", "een-lang-wachtwoord", "exists already"),
+])
+def test_admin_add_refuses_bad_input_and_adds_nothing(run: Any, username: str, email: str,
+                                                      password: str, message: str) -> None:
+    result = run("admin", "add", "--username", username, "--email", email,
+                 "--password-stdin", stdin=password + "\n")
+    assert result.exit_code != 0 and message in result.output
+    assert "anna" not in run("admin", "list").output
+
+
+def test_admin_unlock_lifts_a_mock_account_lock_and_is_audited(run: Any,
+                                                               instance_path: Path) -> None:
+    from flask import Flask
+
+    from broker.accounts.guard import LoginGuard
+    from broker.accounts.policy import AccountPolicy
+    from broker.db import db
+    from broker.db import utcnow
+    from broker.state import SqlStateStore
+
+    run("admin", "list")  # makes the instance
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'broker.db'}"
+    db.init_app(app)
+    with app.app_context():
+        guard = LoginGuard(db.session, SqlStateStore(db.session), "digid", AccountPolicy(),
+                           utcnow)
+        for _ in range(5):
+            guard.failed("jan")
+        assert guard.locked_until("jan") is not None
+    result = run("admin", "unlock", "jan", "--realm", "digid")
+    assert result.exit_code == 0 and "digid:jan unlocked" in result.output
+    assert "digid:jan was not locked" in run("admin", "unlock", "jan", "--realm",
+                                             "digid").output
+    shown = run("audit", "show", "--last", "2").output
+    assert "admin.account_unlocked" in shown
+
+
+def test_admin_reset_second_factor_of_an_unknown_account_is_refused(run: Any) -> None:
+    result = run("admin", "reset-second-factor", "niemand")
+    assert result.exit_code != 0 and "Unknown account" in result.output
