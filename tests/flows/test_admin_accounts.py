@@ -43,7 +43,8 @@ def _logout(browser: Browser) -> None:
     browser.submit("form.inline:last-of-type")
 
 
-def _second_admin(broker_db: Any, live_app: Any, username: str = "tweede") -> None:
+def _second_admin(browser: Browser, live_app: Any) -> Browser:
+    """Another administrator, logged in (second factor set up) on the accounts page."""
     from broker.accounts.policy import AccountPolicy
     from broker.accounts.service import Accounts
     from broker.web.runtime import runtime
@@ -52,7 +53,13 @@ def _second_admin(broker_db: Any, live_app: Any, username: str = "tweede") -> No
         context = runtime().context
         Accounts(context.session, context.store, AccountPolicy(), context.clock,
                  context.settings.secret_key).create(
-            username, f"{username}@example.nl", "een-lang-wachtwoord", by="cli:test")
+            "tweede", "tweede@example.nl", "een-lang-wachtwoord", by="cli:test")
+    other = Browser(browser.broker_url)
+    _login(other, "tweede", "een-lang-wachtwoord")
+    secret = other.page().cssselect(".secret-display code")[0].text_content().replace(" ", "")
+    other.submit("form", {"code": pyotp.TOTP(secret).now()})
+    other.open(f"{other.broker_url}/admin/")
+    return other
 
 
 def test_first_login_sets_up_totp_and_shows_ten_backup_codes(browser: Browser,
@@ -140,12 +147,7 @@ def test_administrator_unlocks_a_locked_account(browser: Browser, broker_db: Any
     _logout(browser)
     for _ in range(5):
         _login(browser, password="verkeerd-wachtwoord")
-    _second_admin(broker_db, live_app)
-    other = Browser(browser.broker_url)
-    _login(other, "tweede", "een-lang-wachtwoord")
-    other_secret = other.page().cssselect(".secret-display code")[0].text_content().replace(" ", "")
-    other.submit("form", {"code": pyotp.TOTP(other_secret).now()})
-    other.open(f"{other.broker_url}/admin/")
+    other = _second_admin(browser, live_app)
     assert "Geblokkeerd tot" in other.text()
     other.submit("form[action$='/accounts/admin/beheerder/vrijgeven']")
     assert "Het account is vrijgegeven." in other.text()
@@ -158,12 +160,7 @@ def test_administrator_resets_a_second_factor_and_the_owner_sets_it_up_again(
         browser: Browser, broker_db: Any, live_app: Any) -> None:
     _set_up(browser)
     _logout(browser)
-    _second_admin(broker_db, live_app)
-    other = Browser(browser.broker_url)
-    _login(other, "tweede", "een-lang-wachtwoord")
-    other_secret = other.page().cssselect(".secret-display code")[0].text_content().replace(" ", "")
-    other.submit("form", {"code": pyotp.TOTP(other_secret).now()})
-    other.open(f"{other.broker_url}/admin/")
+    other = _second_admin(browser, live_app)
     other.submit("form[action$='/accounts/admin/beheerder/tweede-stap-herstellen']")
     assert "De tweede stap is hersteld" in other.text()
     _login(browser)
