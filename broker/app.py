@@ -27,6 +27,8 @@ from broker.errors import ConfigError
 from broker.flow import Flows
 from broker.register import models as register_models  # noqa: F401  (tables)
 from broker.state import SqlStateStore
+from broker.state import StateStore
+from broker.state_redis import connect as connect_redis
 from broker.web import i18n
 from broker.web import pages
 from broker.web import security
@@ -93,7 +95,8 @@ def _silence_libraries_that_log_personal_data() -> None:
 
 
 def _context(settings: Settings) -> BrokerContext:
-    store = SqlStateStore(lambda: db.session())
+    store: StateStore = (connect_redis(settings.redis_url) if settings.redis_url
+                         else SqlStateStore(lambda: db.session()))
     flows = Flows(store, lifetime=settings.flow_lifetime_seconds)
     return BrokerContext(settings=settings, store=store, flows=flows, session=lambda: db.session())
 

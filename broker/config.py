@@ -9,6 +9,7 @@
     clock_skew_seconds = 60                    # tolerance on SAML time conditions
     flow_lifetime_seconds = 900                # a login must finish within this
     database_url = "sqlite:///broker.db"       # or env DATABASE_URL / BROKER_DATABASE_URL
+    redis_url = "redis://cache:6379/0"         # optional, or env REDIS_URL: state in Redis
 
     [connectors.digid]                         # the table key names the instance
     type = "mock_digid"                        # entry point in group broker.connectors
@@ -35,7 +36,7 @@
     min_password_length = 12
 
 Secrets never live in the file: ``BROKER_SECRET_KEY`` (else a random key kept in the instance
-folder) and ``DATABASE_URL``. :func:`load_settings` raises :class:`ConfigError` naming the
+folder), ``DATABASE_URL`` and ``REDIS_URL``. :func:`load_settings` raises :class:`ConfigError` naming the
 dotted key that is wrong.
 """
 
@@ -56,7 +57,7 @@ from broker.errors import ConfigError
 
 _BROKER_KEYS = {
     "base_url": str, "allow_mock_connectors": bool, "demo": bool, "clock_skew_seconds": int,
-    "flow_lifetime_seconds": int, "database_url": str, "trust_proxy": bool,
+    "flow_lifetime_seconds": int, "database_url": str, "trust_proxy": bool, "redis_url": str,
 }
 
 
@@ -85,6 +86,8 @@ class Settings:
     instance_path: Path
     database_url: str
     secret_key: str
+    #: flows, codes, replay marks and rate limits in Redis instead of the database when set
+    redis_url: str | None = None
     allow_mock_connectors: bool = False
     demo: bool = False
     trust_proxy: bool = False
@@ -156,6 +159,7 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
         instance_path=instance_path,
         database_url=_database_url(broker, environ, instance_path),
         secret_key=environ.get("BROKER_SECRET_KEY") or _instance_secret(instance_path),
+        redis_url=_redis_url(broker, environ),
         allow_mock_connectors=broker.get("allow_mock_connectors", False),
         demo=broker.get("demo", False),
         trust_proxy=broker.get("trust_proxy", False),
@@ -217,6 +221,26 @@ def _database_url(table: Mapping[str, Any], environ: Mapping[str, str], instance
     if url:
         return str(url)
     return f"sqlite:///{(instance / 'broker.db').resolve()}"
+
+
+def _redis_url(table: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    """REDIS_URL, else ``broker.redis_url`` (which may not hold a password); the URL is not
+    repeated in a refusal, since it may hold one."""
+    key, url = ("REDIS_URL", environ["REDIS_URL"]) if environ.get("REDIS_URL") else (
+        "broker.redis_url", table.get("redis_url"))
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        raise ConfigError(f"{key}: not a valid URL") from None
+    place = parts.path if parts.scheme == "unix" else parts.hostname
+    if parts.scheme not in ("redis", "rediss", "unix") or not place:
+        raise ConfigError(f"{key}: must be a redis://, rediss:// or unix:// URL")
+    if key != "REDIS_URL" and (parts.password or "password=" in parts.query):
+        raise ConfigError(f"{key}: holds a password; set the URL in env REDIS_URL instead")
+    return str(url)
 
 
 def _components(data: Mapping[str, Any], section: str) -> tuple[ComponentSettings, ...]:

@@ -1,0 +1,80 @@
+"""Short-lived state in Redis, for brokers that run as several processes or machines.
+
+:class:`RedisStateStore` is a :class:`~broker.state.StateStore` whose every operation is one
+Redis command (or one script), so single use holds across all processes that share the
+server: ``take`` is GETDEL, ``add`` is SET NX, and a counter gets its expiry in the same
+script that creates it. Redis expires the keys itself; nothing needs purging. Needs Redis 6.2
+or later (GETDEL).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from broker.errors import ConfigError
+
+#: INCR, and on the first increment EXPIRE, in one step: a counter never lives without expiry.
+_INCR = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return count
+"""
+
+
+class RedisStateStore:
+    """A :class:`~broker.state.StateStore` on a Redis server; values are JSON, keys prefixed."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "broker:") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._incr = client.register_script(_INCR)
+
+    def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
+        self._client.set(self._key(key), json.dumps(value), ex=_seconds(ttl))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return _loads(self._client.get(self._key(key)))
+
+    def take(self, key: str) -> dict[str, Any] | None:
+        return _loads(self._client.getdel(self._key(key)))
+
+    def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
+        stored = self._client.set(self._key(key), json.dumps(value), ex=_seconds(ttl), nx=True)
+        return bool(stored)
+
+    def delete(self, key: str) -> None:
+        self._client.delete(self._key(key))
+
+    def incr(self, key: str, ttl: int) -> int:
+        return int(self._incr(keys=[self._key(key)], args=[_seconds(ttl)]))
+
+    def _key(self, key: str) -> str:
+        return self._prefix + key
+
+
+def connect(url: str, prefix: str = "broker:") -> RedisStateStore:
+    """A store on the server at ``url``, checked now: a wrong URL or a server that does not
+    answer is a :class:`ConfigError` at start-up, not an error on the first login."""
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        client.ping()
+    except ValueError as exc:  # the URL itself; its text may hold a password, so not shown
+        raise ConfigError(f"REDIS_URL: not a usable Redis URL ({type(exc).__name__})") from None
+    except redis.RedisError as exc:
+        raise ConfigError(f"REDIS_URL: Redis does not answer: {exc}") from None
+    return RedisStateStore(client, prefix)
+
+
+def _seconds(ttl: int) -> int:
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 1:
+        raise ValueError(f"ttl must be whole seconds, at least 1, not {ttl!r}")
+    return ttl
+
+
+def _loads(raw: Any) -> dict[str, Any] | None:
+    return None if raw is None else json.loads(raw)  # type: ignore[no-any-return]
