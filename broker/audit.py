@@ -70,8 +70,8 @@ HEAD_MISMATCH = "head mismatch: the head's hash is not the last entry's"
 HEAD_MISSING = "head mismatch: the head row is missing"
 ANCHOR_MISSING = "head mismatch: the given head hash is not in the trail"
 
-_ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
-_HASH = re.compile(r"^[0-9a-f]{64}$")
+_ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+\Z")
+_HASH = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 class AuditEntry(db.Model):  # type: ignore[name-defined,misc]

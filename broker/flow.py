@@ -50,6 +50,11 @@ class Flow:
     return_to: str  #: validated return address (redirect_uri or ACS URL)
     request: dict[str, Any] = field(default_factory=dict)  #: frontend's own data to answer
     upstream_hint: str | None = None  #: connector name the request asked for, if any
+    #: the relying party demands a fresh upstream authentication (SAML ForceAuthn, OIDC
+    #: prompt=login or max_age); the connector asks for it and checks the AuthnInstant
+    force_authn: bool = False
+    #: OIDC max_age: the upstream authentication may be at most this many seconds old
+    max_age: int | None = None
     connector: str | None = None
     upstream_request_id: str | None = None
     identity: dict[str, Any] | None = None
@@ -61,6 +66,12 @@ class Flow:
         if self.identity is None:
             raise FlowError("flow has no identity yet")
         return Identity.from_dict(self.identity)
+
+    def started_at(self) -> datetime:
+        """When the flow began (timezone-aware, from the flows' clock)."""
+        if not self.created_at:
+            raise FlowError("flow has no start time")
+        return datetime.fromisoformat(self.created_at)
 
 
 def browser_digest(binding: str) -> str:
@@ -77,9 +88,15 @@ class Flows:
         self._lifetime = lifetime
         self._clock = clock
 
-    def start(self, *, browser_binding: str, **fields: Any) -> Flow:
+    def start(self, *, browser_binding: str, force_authn: bool = False,
+              max_age: int | None = None, **fields: Any) -> Flow:
+        """A new flow; ``max_age`` (any value) implies ``force_authn``."""
+        if max_age is not None and max_age < 0:
+            raise ValueError("max_age must not be negative")
         flow = Flow(id=secrets.token_urlsafe(32), browser=browser_digest(browser_binding),
-                    created_at=self._clock().isoformat(), **fields)
+                    created_at=self._clock().isoformat(),
+                    force_authn=force_authn or max_age is not None, max_age=max_age,
+                    **fields)
         self._save(flow)
         return flow
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from broker import loa
 from broker.errors import UnknownServiceError
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 SCOPE_PREFIX = "urn:uuid:"
 
 

@@ -89,3 +89,40 @@ def test_completed_flow_cannot_be_completed_or_loaded_again(flows: Flows) -> Non
         flows.complete(flow)
     with pytest.raises(FlowError):
         flows.load(flow.id, "b")
+
+
+def test_flow_demanding_fresh_authentication_round_trips(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", force_authn=True, **FIELDS)
+    loaded = flows.load(flow.id, "b")
+    assert loaded.force_authn is True and loaded.max_age is None
+    assert loaded.started_at() == datetime.fromisoformat(flow.created_at)
+
+
+def test_max_age_implies_force_authn(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", max_age=0, **FIELDS)
+    loaded = flows.load(flow.id, "b")
+    assert loaded.force_authn is True and loaded.max_age == 0
+
+
+def test_flow_demands_no_fresh_authentication_by_default(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", **FIELDS)
+    loaded = flows.load(flow.id, "b")
+    assert loaded.force_authn is False and loaded.max_age is None
+
+
+def test_negative_max_age_is_a_programming_error(flows: Flows) -> None:
+    with pytest.raises(ValueError):
+        flows.start(browser_binding="b", max_age=-1, **FIELDS)
+
+
+def test_flow_stored_before_force_authn_existed_still_loads(database: Any) -> None:
+    store = SqlStateStore(lambda: database)
+    flows = Flows(store, lifetime=900)
+    flow = flows.start(browser_binding="b", **FIELDS)
+    data = store.get(f"flow:{flow.id}")
+    assert data is not None
+    for name in ("force_authn", "max_age"):
+        del data[name]
+    store.put(f"flow:{flow.id}", data, 900)
+    loaded = flows.load(flow.id, "b")
+    assert loaded.force_authn is False and loaded.max_age is None

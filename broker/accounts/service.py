@@ -31,8 +31,8 @@ from broker.accounts.policy import AccountPolicy
 from broker.errors import InputError
 from broker.state import StateStore
 
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$", re.ASCII)
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}\Z", re.ASCII)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}\Z")
 _hasher = PasswordHasher()  # argon2id, memory-hard
 #: verified against when the username is unknown, so both cost the same time
 _UNKNOWN = _hasher.hash("no such account")

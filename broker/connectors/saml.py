@@ -121,12 +121,13 @@ class SamlConnector:
     # -- the login ---------------------------------------------------------------------------
 
     def start(self, flow: Flow) -> Response:
-        """Send the browser to the IdP with a signed AuthnRequest asking at least flow.min_loa."""
+        """Send the browser to the IdP with a signed AuthnRequest asking at least flow.min_loa
+        (and ForceAuthn when the relying party demanded a fresh authentication)."""
         request_id, document = messages.build_authn_request(
             issuer=self.entity_id, destination=self.sso_url, acs_url=self.acs_url,
             requested_contexts=self.requested_contexts(flow), comparison="minimum",
             attribute_consuming_service_index=self.consuming_service_index(flow),
-            now=self.context.clock())
+            force_authn=flow.force_authn, now=self.context.clock())
         key = self.context.key(f"connector-{self.name}") if self.sign_requests else None
         url = bindings.redirect_url(self.sso_url, "SAMLRequest", document, None, key)
         self.context.flows.upstream_started(flow, self.name, request_id)
@@ -144,6 +145,7 @@ class SamlConnector:
         verified = self._verify(document, flow)
         self._claim(flow)
         self._refuse_replay(verified)
+        self._require_fresh(flow, verified)
         return flow_views.authenticated(flow, self.identity_for(flow, verified))
 
     def _verify(self, document: bytes, flow: Flow) -> messages.VerifiedAssertion:
@@ -171,6 +173,18 @@ class SamlConnector:
         key = f"saml-assertion:{verified.issuer}:{verified.assertion_id}"
         if not self.context.store.add(key, {}, max(ttl, 1)):
             raise UpstreamResponseError(f"{self.name}: assertion replayed")
+
+    def _require_fresh(self, flow: Flow, verified: messages.VerifiedAssertion) -> None:
+        """When the flow demanded a fresh authentication, the IdP must have authenticated the
+        person during this flow (not from an earlier session), and within max_age."""
+        if not flow.force_authn:
+            return
+        skew = self.context.settings.clock_skew_seconds
+        if verified.authn_instant < flow.started_at() - timedelta(seconds=skew):
+            raise _stale(f"{self.name}: AuthnInstant before the flow began, despite ForceAuthn")
+        age = (self.context.clock() - verified.authn_instant).total_seconds()
+        if flow.max_age is not None and age > flow.max_age + skew:
+            raise _stale(f"{self.name}: AuthnInstant older than max_age {flow.max_age}s")
 
     def status_error(self, error: messages.StatusError) -> BrokerError:
         """The broker error for a verified failure status from the IdP."""
@@ -213,6 +227,15 @@ class SamlConnector:
         response = make_response(self.sp_metadata())
         response.mimetype = "application/samlmetadata+xml"
         return response
+
+
+def _stale(detail: str) -> UpstreamResponseError:
+    return UpstreamResponseError(
+        detail,
+        public_nl="Het inlogmiddel heeft u niet opnieuw laten inloggen, terwijl de dienst daarom "
+                  "vroeg. Probeer het opnieuw.",
+        public_en="The login service did not ask you to log in again, although the service "
+                  "required it. Please try again.")
 
 
 def _status_error(name: str, error: messages.StatusError) -> BrokerError:

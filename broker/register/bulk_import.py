@@ -79,8 +79,8 @@ KEY_LENGTH = 32
 SQLITE_CACHE_KIB = 65536
 ACTION = "imported"
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
-_PSEUDONYM = re.compile(r"^[0-9A-Za-z][0-9A-Za-z@._:-]{0,199}$", re.ASCII)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
+_PSEUDONYM = re.compile(r"^[0-9A-Za-z][0-9A-Za-z@._:-]{0,199}\Z", re.ASCII)
 _CHECKS: dict[str, Callable[[str], bool]] = {
     "kvk": is_kvk, "rsin": is_rsin, "bsn": is_bsn, "pseudonym": lambda v: bool(_PSEUDONYM.match(v)),
 }

@@ -48,15 +48,22 @@ bp = Blueprint("flow", __name__, url_prefix="/flow")
 
 
 def begin(*, frontend: str, requester: str, requester_name: str, service: Service, min_loa: str,
-          return_to: str, request_data: dict[str, Any], upstream_hint: str | None = None) -> Response:
-    """Start a flow for a validated request and send the browser on to authenticate."""
+          return_to: str, request_data: dict[str, Any], upstream_hint: str | None = None,
+          force_authn: bool = False, max_age: int | None = None) -> Response:
+    """Start a flow for a validated request and send the browser on to authenticate.
+
+    ``force_authn`` (SAML ForceAuthn, OIDC prompt=login) and ``max_age`` (OIDC; implies
+    ``force_authn``) make the connector ask upstream for a fresh authentication and refuse an
+    answer whose AuthnInstant is older than the flow.
+    """
     rt = runtime()
     binding = security.browser_binding() or security.new_binding()
     flow = rt.context.flows.start(
         browser_binding=binding, frontend=frontend, requester=requester,
         requester_name=requester_name, service=service.uuid,
         min_loa=loa.highest([service.min_loa, min_loa]) or service.min_loa,
-        return_to=return_to, request=request_data, upstream_hint=upstream_hint)
+        return_to=return_to, request=request_data, upstream_hint=upstream_hint,
+        force_authn=force_authn, max_age=max_age)
     g.broker_flow = flow
     log.info("flow %s started by %s for service %s", _short(flow.id), requester, service.uuid)
     eligible = _eligible_connectors(service)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -339,10 +340,6 @@ def test_brk_04_auth_time_and_authn_instant_are_the_upstream_authn_instant(
     assert statement.get("AuthnInstant") == "2026-11-23T09:00:07Z"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "VULNERABLE: prompt=login and max_age are ignored (authorize.validate drops them) and no "
-    "ForceAuthn goes upstream, so an upstream SSO session can answer them; auth_time is "
-    "reported faithfully, so only an RP that checks it notices"))
 @pytest.mark.parametrize("param", [{"prompt": "login"}, {"max_age": "1"}, {"max_age": "0"}])
 def test_brk_04_prompt_login_and_max_age_become_upstream_force_authn(
         demo_app: Flask, param: dict[str, str]) -> None:
@@ -353,6 +350,116 @@ def test_brk_04_prompt_login_and_max_age_become_upstream_force_authn(
         scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid", **param))
     assert response.status_code == 303
     assert upstream_request(response.headers["Location"]).get("ForceAuthn") == "true"
+
+
+def _fresh_flow(app: Flask, *, started: datetime | None = None,
+                **demands: Any) -> acs_support.Started:
+    """A flow that demands a fresh authentication (``force_authn`` / ``max_age``), sent on by
+    the mock DigiD connector; ``started`` backdates the flow's start."""
+    rt = acs_support.runtime_of(app)
+    with app.test_request_context():
+        flow = rt.context.flows.start(
+            browser_binding=acs_support.BINDING, frontend="rp", requester="https://rp.example",
+            requester_name="RP", service=acs_support.SERVICE, min_loa="substantial",
+            return_to=acs_support.RP_ACS, request={}, **demands)
+        if started is not None:
+            flow.created_at = started.isoformat()
+        response = rt.connectors["digid"].start(flow)
+        data = rt.context.store.get(f"flow:{flow.id}")
+    assert response.status_code == 303 and data is not None
+    assert upstream_request(response.location).get("ForceAuthn") == "true"
+    return acs_support.Started(flow.id, data["upstream_request_id"], response.location)
+
+
+def _authenticated_at(app: Flask, request_id: str, instant: datetime) -> bytes:
+    """Mock DigiD's signed answer, issued now, saying it authenticated the person at
+    ``instant`` (as an upstream answering from its own earlier session would)."""
+    def backdate(assertion: etree._Element) -> None:
+        [statement] = assertion.iter(SAML + "AuthnStatement")
+        statement.set("AuthnInstant", messages.instant(instant))
+
+    return acs_support.resign(acs_support.craft(app, request_id), acs_support.mock_key(app),
+                              assertion=backdate)
+
+
+def _assert_refused_as_stale(app: Flask, response: Any, flow_id: str) -> None:
+    """Refused at the ACS after the genuine answer was claimed: an error for the relying
+    party, no identity handed to the frontend, the flow gone."""
+    assert response.status_code == 400
+    assert "opnieuw laten inloggen" in response.get_data(as_text=True)
+    stub = acs_support.stub(app)
+    assert stub.identities == []
+    assert [type(error).__name__ for error in stub.errors] == ["UpstreamResponseError"]
+    assert acs_support.flow_state(app, flow_id) is None
+
+
+@pytest.mark.parametrize("demands", [{"force_authn": True}, {"max_age": 3600}],
+                         ids=["force-authn", "max-age"])
+def test_brk_04_authn_instant_from_before_the_flow_is_refused_at_the_acs(
+        acs_app: Flask, demands: dict[str, Any]) -> None:
+    """ForceAuthn asked, but the upstream answers from a session an hour old (AuthnInstant
+    before the flow began): refused, nothing issued."""
+    started = _fresh_flow(acs_app, **demands)
+    stale = datetime.now(UTC) - timedelta(hours=1)
+    response = acs_support.post_response(
+        acs_app.test_client(), _authenticated_at(acs_app, started.request_id, stale))
+    _assert_refused_as_stale(acs_app, response, started.flow_id)
+
+
+def test_brk_04_authn_instant_older_than_max_age_is_refused_at_the_acs(
+        acs_app: Flask) -> None:
+    """The flow has waited two hours; upstream authenticated during it, but an hour ago,
+    more than max_age=600 (plus clock skew) before its answer: refused, nothing issued."""
+    now = datetime.now(UTC)
+    started = _fresh_flow(acs_app, max_age=600, started=now - timedelta(hours=2))
+    response = acs_support.post_response(
+        acs_app.test_client(),
+        _authenticated_at(acs_app, started.request_id, now - timedelta(hours=1)))
+    _assert_refused_as_stale(acs_app, response, started.flow_id)
+
+
+@pytest.mark.parametrize("demands", [{"force_authn": True}, {"max_age": 0}],
+                         ids=["force-authn", "max-age-0"])
+def test_brk_04_fresh_authn_instant_is_accepted(acs_app: Flask,
+                                                demands: dict[str, Any]) -> None:
+    started = _fresh_flow(acs_app, **demands)
+    response = acs_support.post_response(
+        acs_app.test_client(), acs_support.craft(acs_app, started.request_id))
+    assert response.status_code == 303
+    assert acs_support.flow_state(acs_app, started.flow_id) == "authenticated"
+
+
+def test_brk_04_without_a_demand_an_earlier_upstream_session_is_accepted(
+        acs_app: Flask) -> None:
+    """No ForceAuthn asked: an upstream SSO session is the upstream's business."""
+    started = acs_support.start_flow(acs_app)
+    earlier = datetime.now(UTC) - timedelta(hours=1)
+    response = acs_support.post_response(
+        acs_app.test_client(), _authenticated_at(acs_app, started.request_id, earlier))
+    assert response.status_code == 303
+    assert acs_support.flow_state(acs_app, started.flow_id) == "authenticated"
+
+
+@pytest.mark.parametrize("param", [{}, {"prompt": "select_account"}],
+                         ids=["nothing", "select-account"])
+def test_brk_04_without_prompt_login_or_max_age_no_force_authn_goes_upstream(
+        demo_app: Flask, param: dict[str, str]) -> None:
+    register_client(db.session, client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
+                    secret=SECRET)
+    response = demo_app.test_client().get("/oidc/authorize", query_string=authorize_params(
+        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid", **param))
+    assert response.status_code == 303
+    assert upstream_request(response.headers["Location"]).get("ForceAuthn") is None
+
+
+@pytest.mark.parametrize("max_age", ["-1", "1.5", "abc", "+1", " 1", "1_0", "1e3", "\u0661"])
+def test_brk_04_invalid_max_age_gets_invalid_request_and_no_flow(
+        both: Flask, browser: Any, max_age: str) -> None:
+    response = _authorize(browser, idp_hint="digid", max_age=max_age)
+    assert response.status_code == 303
+    answer = query(response.headers["Location"])
+    assert answer["error"] == "invalid_request" and "code" not in answer
+    assert _stored("flow:") == 0 and _connector("digid").started == []
 
 
 # --- BRK-05: upstream choice injection ------------------------------------------------------

@@ -299,6 +299,16 @@ def test_oidc_06_code_challenge_method_other_than_s256_is_refused(
     _assert_error_redirect(rp.get("/oidc/authorize", query_string=params), "invalid_request")
 
 
+@pytest.mark.parametrize("suffix", ["\n", " ", "\r\n", "%"])
+def test_oidc_05_code_challenge_with_a_trailing_newline_or_junk_is_refused(
+        rp: Any, suffix: str) -> None:
+    """``$`` in a Python pattern also matches before a final newline; the check must not."""
+    params = authorize_params(pkce=Pkce())
+    params["code_challenge"] += suffix
+
+    _assert_error_redirect(rp.get("/oidc/authorize", query_string=params), "invalid_request")
+
+
 def test_oidc_07_verifier_for_code_without_challenge_is_refused(
         oidc_app: Flask, rp: Any) -> None:
     """The downgrade: a code whose request carried no challenge, redeemed with a verifier.

@@ -515,16 +515,24 @@ def upstream_request(location: str) -> etree._Element:
     return parse(document)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "VULNERABLE: ForceAuthn is not propagated upstream (the Flow has no field for it and "
-    "SamlConnector.start never sets ForceAuthn), so an upstream SSO session can answer a "
-    "request that demanded a fresh authentication"))
-def test_idp_06_force_authn_is_propagated_upstream(demo_app: Flask) -> None:
+@pytest.mark.parametrize("value", ["true", "1"])
+def test_idp_06_force_authn_is_propagated_upstream(demo_app: Flask, value: str) -> None:
     client = demo_app.test_client()
     key = runtime().context.key("test-sp")
-    response = redirect_get(client, authn_request(attrs={"ForceAuthn": "true"}), key)
+    response = redirect_get(client, authn_request(attrs={"ForceAuthn": value}), key)
     assert response.status_code == 303
     assert upstream_request(response.headers["Location"]).get("ForceAuthn") == "true"
+
+
+@pytest.mark.parametrize("attrs", [{}, {"ForceAuthn": "false"}, {"ForceAuthn": "0"}],
+                         ids=["absent", "false", "0"])
+def test_idp_06_without_force_authn_none_goes_upstream(demo_app: Flask,
+                                                       attrs: dict[str, str]) -> None:
+    client = demo_app.test_client()
+    key = runtime().context.key("test-sp")
+    response = redirect_get(client, authn_request(attrs=attrs), key)
+    assert response.status_code == 303
+    assert upstream_request(response.headers["Location"]).get("ForceAuthn") is None
 
 
 # --- IDP-07: level of assurance -------------------------------------------------------------

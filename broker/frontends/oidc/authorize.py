@@ -24,9 +24,14 @@ from broker.frontends.oidc.clients import RegisteredClient
 from broker.services import Service
 from broker.services import ServiceCatalogue
 
-_CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{43,128}$")
+_CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9._~-]{43,128}\Z")
+_MAX_AGE = re.compile(r"[0-9]+")
 _SINGLE = ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
-           "code_challenge", "code_challenge_method", "acr_values", "idp_hint", "prompt")
+           "code_challenge", "code_challenge_method", "acr_values", "idp_hint", "prompt",
+           "max_age")
+#: The prompt values of OIDC Core 3.1.2.1; any other value is refused (invalid_request), as
+#: the relying party could not tell that it was ignored.
+PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account"})
 MAX_PARAMETER_LENGTH = 2048
 
 
@@ -53,6 +58,8 @@ class AuthorizationRequest:
     service: Service
     min_loa: str
     idp_hint: str | None
+    force_authn: bool = False  #: prompt=login or max_age: a fresh upstream authentication
+    max_age: int | None = None  #: seconds the upstream authentication may be old at most
 
     def request_data(self) -> dict[str, Any]:
         """What the flow keeps to answer later (JSON-serialisable)."""
@@ -102,8 +109,17 @@ def validate(params: MultiDict[str, str], *,
     nonce = params.get("nonce", "")
     if not nonce:
         raise refuse("invalid_request", "nonce is required")
-    if "none" in params.get("prompt", "").split():
+    prompt = set(params.get("prompt", "").split())
+    if "none" in prompt:  # the broker keeps no session: there is always a login to show
         raise refuse("login_required", "the broker always needs the person to log in")
+    if not prompt <= PROMPT_VALUES:
+        raise refuse("invalid_request", "prompt has an unsupported value")
+    if "consent" in prompt:  # the broker has no consent page to show (OIDC Core 3.1.2.1)
+        raise refuse("consent_required", "the broker does not ask for consent")
+    try:
+        max_age = _max_age(params.get("max_age") or None)
+    except ValueError:
+        raise refuse("invalid_request", "max_age must be a non-negative integer") from None
     requested = [level for uri in params.get("acr_values", "").split()
                  if (level := loa.from_uri(uri)) is not None]
     hint = params.get("idp_hint") or None
@@ -111,7 +127,18 @@ def validate(params: MultiDict[str, str], *,
         client=client, redirect_uri=redirect_uri, state=state, nonce=nonce, scope=scope,
         code_challenge=code_challenge, service=service,
         min_loa=loa.highest([service.min_loa, *requested]) or service.min_loa,
-        idp_hint=hint if hint in connectors() else None)
+        idp_hint=hint if hint in connectors() else None,
+        force_authn="login" in prompt or max_age is not None, max_age=max_age)
+
+
+def _max_age(value: str | None) -> int | None:
+    """``max_age`` in seconds (None when absent); ValueError unless a non-negative integer
+    in ASCII digits (``int`` alone would take "+1", " 1", "1_0" and other digits)."""
+    if value is None:
+        return None
+    if not _MAX_AGE.fullmatch(value):
+        raise ValueError("max_age is not a non-negative integer")
+    return int(value)
 
 
 def _client_and_return_address(

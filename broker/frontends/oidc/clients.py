@@ -21,7 +21,7 @@ from broker.frontends.oidc.claims import PROFILES
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 MIN_SECRET_LENGTH = 32
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{3,200}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{3,200}\Z")
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 

@@ -54,7 +54,8 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
             frontend=frontend.name, requester=valid.client.client_id,
             requester_name=valid.client.display_name, service=valid.service,
             min_loa=valid.min_loa, return_to=valid.redirect_uri,
-            request_data=valid.request_data(), upstream_hint=valid.idp_hint)
+            request_data=valid.request_data(), upstream_hint=valid.idp_hint,
+            force_authn=valid.force_authn, max_age=valid.max_age)
 
     @bp.post("/oidc/token")
     def token() -> Response:

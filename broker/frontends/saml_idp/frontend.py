@@ -103,7 +103,8 @@ class SamlIdpFrontend:
             min_loa=level or service.min_loa, return_to=acs_url,
             request_data={"request_id": authn.id, "relay_state": received.relay_state,
                           "acs_url": acs_url, "sp": provider.entity_id},
-            upstream_hint=sso.upstream_hint(authn, runtime().connectors))
+            upstream_hint=sso.upstream_hint(authn, runtime().connectors),
+            force_authn=authn.force_authn)
 
     def _find_provider(self, entity_id: str) -> providers.RegisteredProvider | None:
         return providers.find(self.context.session(), entity_id)

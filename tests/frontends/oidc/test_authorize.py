@@ -157,3 +157,84 @@ def test_authorize_by_post_form_starts_flow(app: Flask, client: Any) -> None:
 
     assert response.status_code == 303
     assert _started(app) == 1
+
+
+def _started_flow(app: Flask) -> Any:
+    with app.test_request_context():
+        [flow] = runtime().connectors["digid"].started
+    return flow
+
+
+def test_authorize_without_prompt_or_max_age_demands_no_fresh_authentication(
+        app: Flask, client: Any) -> None:
+    client.get("/oidc/authorize", query_string=authorize_params())
+
+    flow = _started_flow(app)
+    assert flow.force_authn is False and flow.max_age is None
+
+
+@pytest.mark.parametrize("prompt", ["login", "login select_account"])
+def test_authorize_prompt_login_demands_fresh_authentication(app: Flask, client: Any,
+                                                             prompt: str) -> None:
+    response = client.get("/oidc/authorize", query_string=authorize_params(prompt=prompt))
+
+    assert response.status_code == 303
+    flow = _started_flow(app)
+    assert flow.force_authn is True and flow.max_age is None
+
+
+@pytest.mark.parametrize("max_age,seconds", [("0", 0), ("1", 1), ("3600", 3600), ("", None)])
+def test_authorize_max_age_demands_fresh_authentication_within_it(
+        app: Flask, client: Any, max_age: str, seconds: int | None) -> None:
+    """An empty max_age counts as absent (RFC 6749 3.1)."""
+    response = client.get("/oidc/authorize", query_string=authorize_params(max_age=max_age))
+
+    assert response.status_code == 303
+    flow = _started_flow(app)
+    assert flow.max_age == seconds and flow.force_authn is (seconds is not None)
+
+
+@pytest.mark.parametrize("max_age", ["-1", "1.5", "abc", "+1", " 1", "1 ", "1\n", "0x10",
+                                     "1_000", "\u0661"])
+def test_authorize_malformed_max_age_redirects_invalid_request(app: Flask, client: Any,
+                                                               max_age: str) -> None:
+    params = authorize_params(max_age=max_age)
+
+    _assert_error_redirect(client.get("/oidc/authorize", query_string=params),
+                           "invalid_request")
+    assert _started(app) == 0
+
+
+def test_authorize_prompt_none_redirects_login_required(app: Flask, client: Any) -> None:
+    params = authorize_params(prompt="none")
+
+    _assert_error_redirect(client.get("/oidc/authorize", query_string=params), "login_required")
+    assert _started(app) == 0
+
+
+@pytest.mark.parametrize("prompt", ["create", "LOGIN", "login bogus"])
+def test_authorize_unknown_prompt_value_redirects_invalid_request(app: Flask, client: Any,
+                                                                  prompt: str) -> None:
+    params = authorize_params(prompt=prompt)
+
+    _assert_error_redirect(client.get("/oidc/authorize", query_string=params),
+                           "invalid_request")
+    assert _started(app) == 0
+
+
+def test_authorize_prompt_consent_redirects_consent_required(app: Flask, client: Any) -> None:
+    """The broker shows no consent page, so it cannot honour prompt=consent."""
+    params = authorize_params(prompt="consent")
+
+    _assert_error_redirect(client.get("/oidc/authorize", query_string=params),
+                           "consent_required")
+    assert _started(app) == 0
+
+
+def test_authorize_prompt_select_account_is_an_ordinary_login(app: Flask, client: Any) -> None:
+    """Every login already lets the person choose how to log in and on whose behalf."""
+    response = client.get("/oidc/authorize",
+                          query_string=authorize_params(prompt="select_account"))
+
+    assert response.status_code == 303
+    assert _started_flow(app).force_authn is False
