@@ -16,17 +16,15 @@ from typing import NoReturn
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
-from sqlalchemy import delete
-from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker import audit
 from broker.accounts import second_factor
+from broker.accounts.backup_codes import BackupCodes
 from broker.accounts.guard import LoginGuard
 from broker.accounts.models import ADMIN_REALM
 from broker.accounts.models import AdminAccount
-from broker.accounts.models import BackupCode
 from broker.accounts.policy import AccountPolicy
 from broker.errors import InputError
 from broker.state import StateStore
@@ -44,6 +42,7 @@ class Accounts:
         self._session, self._policy, self._clock = session, policy, clock
         self._key = secret_key
         self.guard = LoginGuard(session, store, ADMIN_REALM, policy, clock)
+        self.backup_codes = BackupCodes(session, ADMIN_REALM, secret_key, clock)
 
     # -- looking up -------------------------------------------------------------------------
 
@@ -54,9 +53,7 @@ class Accounts:
         return list(self._session().scalars(select(AdminAccount).order_by(AdminAccount.username)))
 
     def backup_codes_left(self, username: str) -> int:
-        return int(self._session().scalar(select(func.count()).select_from(BackupCode).where(
-            BackupCode.realm == ADMIN_REALM, BackupCode.username == username,
-            BackupCode.used_at.is_(None))) or 0)
+        return self.backup_codes.left(username)
 
     # -- creating ---------------------------------------------------------------------------
 
@@ -106,7 +103,7 @@ class Accounts:
         if step is not None and self._advance_step(username, step):
             self.guard.succeeded(username)
             return "totp"
-        if self._use_backup_code(username, code):
+        if self.backup_codes.use(username, code):
             audit.record(session, actor=f"admin:{username}", action="admin.backup_code_used",
                          subject=username, detail={"left": self.backup_codes_left(username)})
             session.commit()
@@ -146,7 +143,7 @@ class Accounts:
                          "goed staat.", "This code is not right. Check that the time on your "
                          "phone is correct.")
         account.totp_confirmed_at, account.totp_last_step = self._clock(), step or 0
-        codes = self._replace_backup_codes(username)
+        codes = self.backup_codes.replace(username)
         audit.record(self._session(), actor=f"admin:{username}", action="admin.totp_set_up",
                      subject=username)
         self._session().commit()
@@ -155,7 +152,7 @@ class Accounts:
 
     def new_backup_codes(self, username: str) -> list[str]:
         """Ten new backup codes; the old ones stop working."""
-        codes = self._replace_backup_codes(username)
+        codes = self.backup_codes.replace(username)
         audit.record(self._session(), actor=f"admin:{username}",
                      action="admin.backup_codes_renewed", subject=username)
         self._session().commit()
@@ -207,8 +204,7 @@ class Accounts:
         account.totp_secret = account.totp_confirmed_at = None
         account.totp_last_step = 0
         session = self._session()
-        session.execute(delete(BackupCode).where(BackupCode.realm == ADMIN_REALM,
-                                                 BackupCode.username == username))
+        self.backup_codes.remove(username)
         audit.record(session, actor=by, action="admin.second_factor_reset", subject=username)
         session.commit()
 
@@ -239,25 +235,6 @@ class Accounts:
         session.commit()
         session.expire_all()
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    def _use_backup_code(self, username: str, code: str) -> bool:
-        """Spend the code: one UPDATE that only a single caller can win."""
-        session = self._session()
-        result = session.execute(BackupCode.__table__.update().where(
-            BackupCode.realm == ADMIN_REALM, BackupCode.username == username,
-            BackupCode.code_hash == second_factor.backup_code_hash(code, self._key),
-            BackupCode.used_at.is_(None)).values(used_at=self._clock()))
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-    def _replace_backup_codes(self, username: str) -> list[str]:
-        session = self._session()
-        session.execute(delete(BackupCode).where(BackupCode.realm == ADMIN_REALM,
-                                                 BackupCode.username == username))
-        codes = second_factor.new_backup_codes()
-        session.add_all(BackupCode(realm=ADMIN_REALM, username=username,
-                                   code_hash=second_factor.backup_code_hash(code, self._key))
-                        for code in codes)
-        return [second_factor.shown(code) for code in codes]
 
     def _check_new_password(self, password: str, repeated: str, username: str) -> None:
         if password != repeated:

@@ -30,6 +30,7 @@ from broker.accounts.service import Accounts
 from broker.context import BrokerContext
 from broker.db import MockAccount
 from broker.errors import InputError
+from broker.mock_idp import views as mock_views
 from broker.portal import session
 from broker.web.runtime import runtime
 
@@ -219,6 +220,22 @@ def unlock(me: str, realm: str, username: str) -> Any:
                      subject=f"{realm}:{username}")
         context.session().commit()
     return redirect(url_for("admin.home", done="unlocked"), 303)
+
+
+@bp.post("/accounts/<realm>/<username>/reservecodes")
+@logged_in
+def mock_backup_codes(me: str, realm: str, username: str) -> Any:
+    """Ten new backup codes for a mock identity provider's account, shown once, for the
+    administrator to hand to its holder (as a helpdesk would); the old ones stop working."""
+    context = _context()
+    if realm == ADMIN_REALM or context.session().get(MockAccount, (realm, username)) is None:
+        return _home(me, status=404, error=InputError("Onbekend account. / Unknown account."))
+    codes = mock_views.backup_codes(context, realm).replace(username)
+    audit.record(context.session(), actor=f"admin:{me}", action="admin.backup_codes_issued",
+                 subject=f"{realm}:{username}")
+    context.session().commit()
+    return render_template("admin/backup_codes.html", codes=codes, first=False,
+                           holder=f"{realm}:{username}")
 
 
 @bp.post("/accounts/admin/<username>/tweede-stap-herstellen")

@@ -89,7 +89,8 @@ def _page(ticket: str, pending: PendingRequest, *, status: int = 200,
     page = render_template(
         "mock_digid/login.html", ticket=ticket, pending=pending, accounts=accounts,
         level_names=loa.DIGID_LEVEL_NAMES, **shown,
-        totp_secret=views.DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
+        totp_secret=views.DEMO_TOTP_SECRET, totp_qr=views.demo_totp_qr(SPEC.label),
+        attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
     return make_response(page, status)
 
 

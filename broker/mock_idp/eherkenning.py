@@ -166,7 +166,8 @@ def _page(context: BrokerContext, ticket: str, pending: PendingRequest, *, statu
     page = render_template(
         "mock_eherkenning/login.html", ticket=ticket, pending=pending,
         accounts=_accounts(context), level_names=LEVEL_NAMES, **shown,
-        totp_secret=views.DEMO_TOTP_SECRET, attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
+        totp_secret=views.DEMO_TOTP_SECRET, totp_qr=views.demo_totp_qr(SPEC.label),
+        attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
     return make_response(page, status)
 
 

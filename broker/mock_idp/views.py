@@ -4,7 +4,9 @@ what it asserts."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
@@ -17,6 +19,8 @@ from flask import url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
+from broker.accounts import second_factor
+from broker.accounts.backup_codes import BackupCodes
 from broker.accounts.guard import AccountLocked
 from broker.accounts.guard import LoginGuard
 from broker.accounts.guard import TooManyAttempts
@@ -137,8 +141,31 @@ def _matches(account: MockAccount, password: str, code: str, context: BrokerCont
         return False
     if account.totp_secret:
         code = code.strip().replace(" ", "")
-        return engine.totp_matches(account.totp_secret, code, context.clock())
+        return engine.totp_matches(account.totp_secret, code, context.clock()) or \
+            _spend_backup_code(context, account, code)
     return True
+
+
+@functools.lru_cache(maxsize=4)
+def demo_totp_qr(label: str) -> str:
+    """The demo world's TOTP secret as a QR code to scan (an SVG), for the mock's login page."""
+    issuer = quote(f"{label} (mock)")
+    return second_factor.qr_svg(f"otpauth://totp/{issuer}:demo?secret={DEMO_TOTP_SECRET}"
+                                f"&issuer={issuer}")
+
+
+def backup_codes(context: BrokerContext, realm: str) -> BackupCodes:
+    """The one-time backup codes of a mock identity provider's accounts."""
+    return BackupCodes(context.session, realm, context.settings.secret_key, context.clock)
+
+
+def _spend_backup_code(context: BrokerContext, account: MockAccount, code: str) -> bool:
+    """A backup code instead of the app's code (accounts an administrator gave codes to)."""
+    if len(code) < 10:
+        return False
+    spent = backup_codes(context, account.idp).use(account.username, code)
+    context.session().commit()
+    return spent
 
 
 def finish(context: BrokerContext, spec: MockIdpSpec, ticket: str,
