@@ -64,8 +64,12 @@ def _stage(wanted: str) -> str | None:
 
 
 def _to_stage(username: str, stage: str, target: str) -> Response:
-    """Move the login on to ``stage`` under a fresh session token."""
-    response = redirect(url_for(target), 303)
+    """Move the login on to ``stage`` and redirect to ``target``."""
+    return _move_session(redirect(url_for(target), 303), username, stage)
+
+
+def _move_session(response: Response, username: str, stage: str) -> Response:
+    """Put the login at ``stage`` under a fresh session token (no fixation), on ``response``."""
     context = _context()
     session.close_session(context, response, SESSIONS)
     session.open_session(context, response, SESSIONS, {"username": username, "stage": stage})
@@ -146,12 +150,8 @@ def setup() -> Any:
     except InputError as refused:
         return make_response(render_template("admin/setup.html", error=refused, **values), 400)
     accounts.logged_in(username, "totp")
-    response = make_response(render_template("admin/backup_codes.html", codes=codes,
-                                              first=True))
-    context = _context()
-    session.close_session(context, response, SESSIONS)
-    session.open_session(context, response, SESSIONS, {"username": username, "stage": "in"})
-    return response
+    return _move_session(make_response(render_template("admin/backup_codes.html", codes=codes,
+                                                        first=True)), username, "in")
 
 
 @bp.post("/uitloggen")
