@@ -43,13 +43,10 @@ def _context() -> BrokerContext:
     return runtime().context
 
 
-def policy(context: BrokerContext) -> AccountPolicy:
-    return AccountPolicy.from_settings(context.settings.accounts)
-
-
 def _accounts() -> Accounts:
     context = _context()
-    return Accounts(context.session, context.store, policy(context), context.clock,
+    return Accounts(context.session, context.store,
+                    AccountPolicy.from_settings(context.settings.accounts), context.clock,
                     context.settings.secret_key)
 
 
@@ -197,8 +194,7 @@ def _home(me: str, *, status: int = 200, **values: Any) -> Response:
 
 
 def _guard(realm: str) -> LoginGuard:
-    context = _context()
-    return LoginGuard(context.session, context.store, realm, policy(context), context.clock)
+    return mock_views.login_guard(_context(), realm)
 
 
 @bp.post("/accounts/<realm>/<username>/vrijgeven")

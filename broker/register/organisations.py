@@ -43,6 +43,7 @@ from broker.register.service import Limits
 from broker.register.service import RegisterError
 from broker.register.service import audit_mandate_change
 from broker.register.service import check_services
+from broker.register.service import in_period
 from broker.services import ServiceCatalogue
 
 #: Levels an eHerkenning authorisation can be registered at (EH2, EH3, EH4).
@@ -215,7 +216,7 @@ class Organisations:
         """The active, currently valid chain mandates clients gave this intermediary."""
         now = self._clock()
         return [m for m in self.received_by_organisation(kvk)
-                if m.kind == "chain" and m.state == ACTIVE and _current(m, now)]
+                if m.kind == "chain" and m.state == ACTIVE and in_period(m.valid_from, m.valid_until, now)]
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -360,7 +361,7 @@ def chain_edges(session: Session, service: str, now: datetime) -> dict[str, set[
     ))
     edges: dict[str, set[str]] = {}
     for client, intermediary, services, valid_from, valid_until in rows:
-        if service in services and _in_period(valid_from, valid_until, now):
+        if service in services and in_period(valid_from, valid_until, now):
             edges.setdefault(client, set()).add(intermediary)
     return edges
 
@@ -385,14 +386,6 @@ def reversed_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]:
         for target in targets:
             reverse.setdefault(target, set()).add(source)
     return reverse
-
-
-def _current(mandate: Mandate, now: datetime) -> bool:
-    return _in_period(mandate.valid_from, mandate.valid_until, now)
-
-
-def _in_period(valid_from: datetime, valid_until: datetime | None, now: datetime) -> bool:
-    return aware(valid_from) <= now and (valid_until is None or now < aware(valid_until))
 
 
 def _reachable(edges: dict[str, set[str]], start: str) -> set[str]:

@@ -395,7 +395,7 @@ def check_services(catalogue: ServiceCatalogue, services: Sequence[str], accepts
 
 
 def _party(mandate: Mandate, side: str) -> str:
-    return f"{getattr(mandate, side + '_type')}:{getattr(mandate, side + '_id')}"
+    return audit.party(getattr(mandate, side + "_type"), getattr(mandate, side + "_id"))
 
 
 def audit_mandate_change(session: Session, mandate: Mandate, *, actor: str, action: str,
@@ -412,5 +412,9 @@ def audit_mandate_change(session: Session, mandate: Mandate, *, actor: str, acti
 
 
 def _in_period(mandate: Mandate, now: datetime) -> bool:
-    starts = aware(mandate.valid_from) <= now
-    return starts and (mandate.valid_until is None or now < aware(mandate.valid_until))
+    return in_period(mandate.valid_from, mandate.valid_until, now)
+
+
+def in_period(valid_from: datetime, valid_until: datetime | None, now: datetime) -> bool:
+    """Whether ``now`` lies in [valid_from, valid_until) (no end: open-ended)."""
+    return aware(valid_from) <= now and (valid_until is None or now < aware(valid_until))
