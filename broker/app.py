@@ -17,15 +17,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from broker import admin
-from broker import audit as audit_models  # noqa: F401  (tables)
 from broker import registry
+from broker import schema
 from broker.config import Settings
 from broker.context import BrokerContext
 from broker.db import db
+from broker.db import is_embedded
+from broker.db import sqlalchemy_url
 from broker.errors import BrokerError
 from broker.errors import ConfigError
 from broker.flow import Flows
-from broker.register import models as register_models  # noqa: F401  (tables)
 from broker.state import SqlStateStore
 from broker.state import StateStore
 from broker.state_redis import connect as connect_redis
@@ -49,7 +50,7 @@ def create_app(settings: Settings) -> Flask:
                     settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_DATABASE_URI=sqlalchemy_url(settings.database_url),
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -62,11 +63,12 @@ def create_app(settings: Settings) -> Flask:
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     _silence_libraries_that_log_personal_data()
     db.init_app(app)
+    schema.init_app(app)
     csrf.init_app(app)
     i18n.init_app(app)
     security.init_app(app, https=settings.secure_cookies)
     with app.app_context():
-        db.create_all()
+        schema.ensure_current(upgrade_embedded=is_embedded(settings.database_url))
         context = _context(settings)
         runtime = Runtime(context=context, connectors={}, frontends={}, plugins={})
         app.extensions["broker"] = runtime
@@ -95,7 +97,7 @@ def _silence_libraries_that_log_personal_data() -> None:
 
 
 def _context(settings: Settings) -> BrokerContext:
-    store: StateStore = (connect_redis(settings.redis_url) if settings.redis_url
+    store: StateStore = (connect_redis(settings.redis_url, settings.redis_prefix) if settings.redis_url
                          else SqlStateStore(lambda: db.session()))
     flows = Flows(store, lifetime=settings.flow_lifetime_seconds)
     return BrokerContext(settings=settings, store=store, flows=flows, session=lambda: db.session())
@@ -153,7 +155,7 @@ def _mount_demo(app: Flask, runtime: Runtime) -> None:
 
 
 def _engine_options(url: str) -> dict[str, object]:
-    if url.startswith("sqlite"):
+    if is_embedded(url):
         return {"connect_args": {"timeout": 15, "check_same_thread": False}}
     return {"pool_pre_ping": True}
 

@@ -11,6 +11,8 @@ import hashlib
 import os
 import sys
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from typing import NoReturn
@@ -55,6 +57,53 @@ def demo(host: str, port: int, instance: Path, config: Path | None) -> None:
     click.echo("  accounts: jan, fatima, pieter, henk, noor; password 'demo'; "
                "TOTP secret JBSWY3DPEHPK3PXP")
     app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+
+
+def _check_binds(ctx: click.Context, param: click.Parameter,
+                 binds: tuple[str, ...]) -> tuple[str, ...]:
+    from broker.serve import check_bind
+
+    try:
+        return tuple(check_bind(address) for address in binds)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param) from None
+
+
+@main.command()
+@click.option("--bind", "binds", multiple=True, default=("127.0.0.1:8000",), show_default=True,
+              callback=_check_binds, metavar="ADDRESS",
+              help="HOST:PORT, [IPv6]:PORT or unix:PATH to listen on; repeat for several.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              show_default="2 x CPU cores + 1, at most 8",
+              help="Worker processes, each with its own app and database connections.")
+@click.option("--threads", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Threads per worker (more than 1: gunicorn's gthread worker).")
+@click.option("--timeout", type=click.IntRange(5, 3600), default=30, show_default=True,
+              help="Seconds a request may take before its worker is restarted.")
+@_instance_option
+@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+              default=lambda: os.environ.get("BROKER_CONFIG"),
+              help="TOML config file (or BROKER_CONFIG); required.")
+def serve(binds: tuple[str, ...], workers: int | None, threads: int, timeout: int, instance: Path,
+          config: Path | None) -> None:
+    """Serve the broker in production with gunicorn; needs a config file.
+
+    The base URL comes from the file ([broker] base_url); X-Forwarded-* headers count only with
+    [broker] trust_proxy = true. SIGTERM stops it after the requests in progress.
+    """
+    from broker import serve as server
+
+    if config is None:
+        raise click.UsageError("give --config FILE or set BROKER_CONFIG "
+                               "(serve never falls back to the demo config)")
+    settings = _settings(config, instance)
+    if settings.allow_mock_connectors:
+        click.echo("warning: broker.allow_mock_connectors = true: mock identity providers "
+                   "are served", err=True)
+    try:
+        server.serve(settings, binds=binds, workers=workers, threads=threads, timeout=timeout)
+    except ConfigError as exc:
+        _fail(f"config error: {exc}")
 
 
 @main.command()
@@ -328,16 +377,12 @@ def _app_or_exit(settings: Settings) -> Flask:
 
 def _with_database(instance: Path, config: Path | None, action: Callable[[Any], None]) -> None:
     """Run ``action(session)`` against the instance's database, reporting InputError plainly."""
-    from broker import audit  # noqa: F401  (its tables)
     from broker.db import db
     from broker.demo.seed import seed
 
     settings = _settings(config, instance)
-    app = Flask("broker-admin", instance_path=str(settings.instance_path.resolve()))
-    app.config["SQLALCHEMY_DATABASE_URI"] = settings.database_url
-    db.init_app(app)
-    with app.app_context():
-        db.create_all()
+    with _database(settings):
+        _ensure_schema(settings)
         if config is None:  # the demo instance: its catalogue exists from the first command on
             seed(db.session())
         try:
@@ -345,6 +390,86 @@ def _with_database(instance: Path, config: Path | None, action: Callable[[Any], 
         except InputError as exc:
             db.session.rollback()
             _fail(f"refused: {exc}")
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[None]:
+    """An app context with only the database and the migrations, for commands on the database;
+    its connections are closed at the end."""
+    from broker import schema
+    from broker.db import db
+    from broker.db import sqlalchemy_url
+
+    app = Flask("broker-admin", instance_path=str(settings.instance_path.resolve()))
+    app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(settings.database_url)
+    db.init_app(app)
+    schema.init_app(app)
+    with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _ensure_schema(settings: Settings) -> None:
+    from broker import schema
+    from broker.db import is_embedded
+
+    try:
+        schema.ensure_current(upgrade_embedded=is_embedded(settings.database_url))
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+# -- the database schema ---------------------------------------------------------------------
+
+@main.group("db")
+def database() -> None:
+    """The database schema: migrations (Alembic, through Flask-Migrate)."""
+
+
+@database.command("upgrade")
+@click.option("--revision", default="head", show_default=True,
+              help="The revision to go to; the default is the one this code needs.")
+@_instance_option
+@_config_option
+def db_upgrade(revision: str, instance: Path, config: Path | None) -> None:
+    """Bring the database (DATABASE_URL, or the instance's SQLite) to this code's schema.
+
+    Run it before starting a new version of the broker; it is safe to run again."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from broker import schema
+
+    settings = _settings(config, instance)
+    with _database(settings):
+        before = schema.current()
+        try:
+            schema.upgrade(revision)
+        except SQLAlchemyError as exc:
+            _fail(f"upgrade failed, nothing changed past revision {schema.current() or 'none'}: "
+                  f"{type(exc).__name__}: {exc.orig if hasattr(exc, 'orig') else exc}")
+        after = schema.current()
+    if before == after:
+        click.echo(f"database already at revision {after}")
+    else:
+        click.echo(f"database upgraded from revision {before or 'none'} to {after}")
+
+
+@database.command("current")
+@_instance_option
+@_config_option
+def db_current(instance: Path, config: Path | None) -> None:
+    """Show the database's schema revision and the one this code needs; exit 1 if they differ."""
+    from broker import schema
+
+    settings = _settings(config, instance)
+    with _database(settings):
+        found, needed = schema.current(), schema.head()
+    click.echo(f"database: {found or 'empty'}; this code needs: {needed}")
+    if found != needed:
+        sys.exit(1)
 
 
 def _url_host(host: str) -> str:

@@ -10,6 +10,7 @@
     flow_lifetime_seconds = 900                # a login must finish within this
     database_url = "sqlite:///broker.db"       # or env DATABASE_URL / BROKER_DATABASE_URL
     redis_url = "redis://cache:6379/0"         # optional, or env REDIS_URL: state in Redis
+    redis_prefix = "broker:"                   # before every key: brokers sharing one Redis
 
     [connectors.digid]                         # the table key names the instance
     type = "mock_digid"                        # entry point in group broker.connectors
@@ -43,6 +44,7 @@ dotted key that is wrong.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -58,7 +60,11 @@ from broker.errors import ConfigError
 _BROKER_KEYS = {
     "base_url": str, "allow_mock_connectors": bool, "demo": bool, "clock_skew_seconds": int,
     "flow_lifetime_seconds": int, "database_url": str, "trust_proxy": bool, "redis_url": str,
+    "redis_prefix": str,
 }
+#: the databases the broker runs on: the embedded SQLite default, or PostgreSQL
+_DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+_REDIS_PREFIX = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
 
 
 #: [register] keys: activation codes and wrong-attempt limits, with their allowed ranges.
@@ -88,6 +94,7 @@ class Settings:
     secret_key: str
     #: flows, codes, replay marks and rate limits in Redis instead of the database when set
     redis_url: str | None = None
+    redis_prefix: str = "broker:"
     allow_mock_connectors: bool = False
     demo: bool = False
     trust_proxy: bool = False
@@ -160,6 +167,7 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
         database_url=_database_url(broker, environ, instance_path),
         secret_key=environ.get("BROKER_SECRET_KEY") or _instance_secret(instance_path),
         redis_url=_redis_url(broker, environ),
+        redis_prefix=_redis_prefix(broker),
         allow_mock_connectors=broker.get("allow_mock_connectors", False),
         demo=broker.get("demo", False),
         trust_proxy=broker.get("trust_proxy", False),
@@ -216,11 +224,34 @@ def _whole_numbers(data: Mapping[str, Any], section: str,
 
 
 def _database_url(table: Mapping[str, Any], environ: Mapping[str, str], instance: Path) -> str:
-    url = environ.get("BROKER_DATABASE_URL") or environ.get("DATABASE_URL") or table.get(
-        "database_url")
-    if url:
-        return str(url)
-    return f"sqlite:///{(instance / 'broker.db').resolve()}"
+    """BROKER_DATABASE_URL or DATABASE_URL, else ``broker.database_url`` (which may not hold a
+    password), else the embedded SQLite in the instance folder. A refusal does not repeat the
+    URL, since it may hold a password."""
+    for key in ("BROKER_DATABASE_URL", "DATABASE_URL"):
+        if environ.get(key):
+            return _checked_database_url(key, environ[key])
+    url = table.get("database_url")
+    if not url:
+        return f"sqlite:///{(instance / 'broker.db').resolve()}"
+    checked = _checked_database_url("broker.database_url", url)
+    if urlsplit(checked).password:
+        raise ConfigError("broker.database_url: holds a password; set the URL in env "
+                          "DATABASE_URL instead")
+    return checked
+
+
+def _checked_database_url(key: str, url: str) -> str:
+    scheme = url.partition("://")[0]
+    if scheme not in _DATABASE_SCHEMES or not url.partition("://")[2]:
+        raise ConfigError(f"{key}: must be a sqlite:/// or postgresql:// URL")
+    return url
+
+
+def _redis_prefix(table: Mapping[str, Any]) -> str:
+    prefix = table.get("redis_prefix", "broker:")
+    if not _REDIS_PREFIX.match(prefix):
+        raise ConfigError("broker.redis_prefix: 1 to 64 letters, digits or _ . : -")
+    return str(prefix)
 
 
 def _redis_url(table: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:

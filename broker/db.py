@@ -53,6 +53,20 @@ def _sqlite_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def sqlalchemy_url(url: str) -> str:
+    """The SQLAlchemy spelling of a DATABASE_URL: ``postgresql://`` (and Heroku's
+    ``postgres://``) means PostgreSQL through psycopg 3, the driver the broker installs."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
+
+
+def is_embedded(url: str) -> bool:
+    """The embedded default: a SQLite file, which needs no operator and upgrades itself."""
+    return url.startswith("sqlite")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -2,6 +2,8 @@
 
 Generating RSA keys costs tens of milliseconds each; every test instance starts from one cache
 of keys made once per session, so tests stay fast without any key material in the repository.
+Likewise every test's database is a copy of one the migrations made once (or, on PostgreSQL,
+the run's own database emptied): see :mod:`tests.services`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from broker.app import create_app
 from broker.config import Settings
 from broker.config import demo_config
 from broker.config import load_settings
+from tests import services
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +29,52 @@ def key_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("key-cache")
 
 
+@pytest.fixture(scope="session")
+def schema_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite broker database made by the migrations, once per run."""
+    return services.migrated_sqlite(tmp_path_factory.mktemp("schema"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgresql() -> Iterator[services.TestDatabase | None]:
+    """This run's PostgreSQL database when DATABASE_URL names a server; else None (SQLite).
+    DATABASE_URL then names it, so that nothing under test reaches the server's other
+    databases."""
+    url = services.postgresql_url()
+    if url is None:
+        yield None
+        return
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        made = services.test_database(url)
+        database = next(made)
+    except OperationalError as exc:
+        pytest.skip(f"DATABASE_URL is set but PostgreSQL does not answer: {exc.orig}")
+    os.environ["DATABASE_URL"] = database.url
+    yield database
+    next(made, None)
+
+
 @pytest.fixture
-def instance_path(tmp_path: Path, key_cache: Path) -> Iterator[Path]:
+def service_environ(postgresql: services.TestDatabase | None) -> dict[str, str]:
+    """The environment a broker under test reads: DATABASE_URL and REDIS_URL of this run's
+    services (PostgreSQL emptied for this test), or nothing for SQLite and the SQL store."""
+    environ = {}
+    if postgresql is not None:
+        postgresql.empty()
+        environ["DATABASE_URL"] = postgresql.url
+    if services.redis_url():
+        environ["REDIS_URL"] = services.redis_url() or ""
+    return environ
+
+
+@pytest.fixture
+def instance_path(tmp_path: Path, key_cache: Path, schema_template: Path,
+                  service_environ: dict[str, str]) -> Iterator[Path]:
     instance = tmp_path / "instance"
     shutil.copytree(key_cache, instance / "keys")
+    services.copy_sqlite(schema_template, instance / "broker.db")
     yield instance
     for key_file in (instance / "keys").glob("*"):
         target = key_cache / key_file.name
@@ -49,8 +94,12 @@ def config(base_url: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def settings(config: dict[str, Any], instance_path: Path) -> Settings:
-    return load_settings(config, instance_path=instance_path, environ={})
+def settings(config: dict[str, Any], instance_path: Path,
+             service_environ: dict[str, str]) -> Settings:
+    if "REDIS_URL" in service_environ:
+        config = {**config, "broker": {**config.get("broker", {}),
+                                       "redis_prefix": services.redis_prefix()}}
+    return load_settings(config, instance_path=instance_path, environ=service_environ)
 
 
 @pytest.fixture
@@ -59,6 +108,16 @@ def app(settings: Settings) -> Iterator[Flask]:
     app.config["TESTING"] = True
     with app.app_context():
         yield app
+    release(app)
+
+
+def release(app: Flask) -> None:
+    """Close the app's database connections, which PostgreSQL would otherwise keep open."""
+    from broker.db import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
@@ -67,16 +126,24 @@ def client(app: Flask) -> Any:
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Any]:
-    """A session on a fresh SQLite database with the broker's tables, without a broker."""
+def database_url(instance_path: Path, service_environ: dict[str, str]) -> str:
+    """The test's fresh database with the broker's tables: the instance's SQLite copy, or
+    PostgreSQL; the one a broker or a command on ``instance_path`` uses."""
+    return service_environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'broker.db'}"
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Any]:
+    """A session on a fresh database with the broker's tables, without a broker."""
     from broker.db import db
+    from broker.db import sqlalchemy_url
 
     app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'broker.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(database_url)
     db.init_app(app)
     with app.app_context():
-        db.create_all()
         yield db.session()
+    release(app)
 
 
 @pytest.fixture(autouse=True)

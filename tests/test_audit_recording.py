@@ -34,6 +34,7 @@ from tests.flows.rp import INKOMSTEN
 from tests.flows.rp import OIDC_REDIRECT
 from tests.flows.rp import OidcRelyingParty
 from tests.flows.rp import oidc_login
+from tests.services import execute_sql
 
 JAN, FATIMA = "999993653", "999990676"
 OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
@@ -241,13 +242,6 @@ def run(instance_path: Path) -> Any:
     return invoke
 
 
-def _sql(instance_path: Path, statement: str) -> None:
-    import sqlite3
-
-    with sqlite3.connect(instance_path / "broker.db") as connection:
-        connection.execute(statement)
-
-
 def _trail(run: Any) -> None:
     """Three administrator actions: three admin entries (and a mandate entry)."""
     for n in range(3):
@@ -286,34 +280,31 @@ def test_cli_verify_reports_an_intact_trail_and_its_head(run: Any) -> None:
     assert run("audit", "verify", "--head", head).exit_code == 0
 
 
-def test_cli_verify_names_an_entry_changed_by_sql(run: Any, instance_path: Path) -> None:
+def test_cli_verify_names_an_entry_changed_by_sql(run: Any, database_url: str) -> None:
     _trail(run)
-    _sql(instance_path, "UPDATE audit_entry SET subject = 'rp-x' WHERE seq = 2")
+    execute_sql(database_url, "UPDATE audit_entry SET subject = 'rp-x' WHERE seq = 2")
     result = run("audit", "verify")
     assert result.exit_code == 1
     assert result.output.startswith(f"audit trail broken at entry 2: {audit.CHANGED}")
 
 
-def test_cli_verify_names_an_entry_deleted_by_sql(run: Any, instance_path: Path) -> None:
+def test_cli_verify_names_an_entry_deleted_by_sql(run: Any, database_url: str) -> None:
     _trail(run)
-    _sql(instance_path, "DELETE FROM audit_entry WHERE seq = 2")
+    execute_sql(database_url, "DELETE FROM audit_entry WHERE seq = 2")
     result = run("audit", "verify")
     assert result.exit_code == 1
     assert result.output.startswith(f"audit trail broken at entry 2: {audit.REMOVED}")
 
 
-def test_cli_verify_names_an_entry_inserted_by_sql(run: Any, instance_path: Path) -> None:
+def test_cli_verify_names_an_entry_inserted_by_sql(run: Any, database_url: str) -> None:
     """A forged entry with a hash that is right for its content, chained to the last one."""
-    import sqlite3
-
     _trail(run)
-    with sqlite3.connect(instance_path / "broker.db") as connection:
-        (last,) = connection.execute("SELECT hash FROM audit_entry WHERE seq = 3").fetchone()
+    [(last,)] = execute_sql(database_url, "SELECT hash FROM audit_entry WHERE seq = 3")
     at = datetime(2026, 1, 1, tzinfo=UTC)
     forged = audit.entry_hash(last, seq=4, at=at, actor="cli:mallory",
                               action="admin.client_added", subject="evil-rp", detail={})
-    _sql(instance_path, "INSERT INTO audit_entry (seq, at, actor, action, subject, detail, "
-         "prev_hash, hash) VALUES (4, '2026-01-01 00:00:00.000000', 'cli:mallory', "
+    execute_sql(database_url, "INSERT INTO audit_entry (seq, at, actor, action, subject, "
+                "detail, prev_hash, hash) VALUES (4, '2026-01-01 00:00:00.000000', 'cli:mallory', "
          f"'admin.client_added', 'evil-rp', '{{}}', '{last}', '{forged}')")
     result = run("audit", "verify")
     assert result.exit_code == 1

@@ -45,18 +45,20 @@ def test_admin_add_refuses_bad_input_and_adds_nothing(run: Any, username: str, e
 
 
 def test_admin_unlock_lifts_a_mock_account_lock_and_is_audited(run: Any,
-                                                               instance_path: Path) -> None:
+                                                               database_url: str) -> None:
     from flask import Flask
 
     from broker.accounts.guard import LoginGuard
     from broker.accounts.policy import AccountPolicy
     from broker.db import db
+    from broker.db import sqlalchemy_url
     from broker.db import utcnow
     from broker.state import SqlStateStore
+    from tests.conftest import release
 
     run("admin", "list")  # makes the instance
     app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'broker.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(database_url)
     db.init_app(app)
     with app.app_context():
         guard = LoginGuard(db.session, SqlStateStore(db.session), "digid", AccountPolicy(),
@@ -64,6 +66,7 @@ def test_admin_unlock_lifts_a_mock_account_lock_and_is_audited(run: Any,
         for _ in range(5):
             guard.failed("jan")
         assert guard.locked_until("jan") is not None
+    release(app)
     result = run("admin", "unlock", "jan", "--realm", "digid")
     assert result.exit_code == 0 and "digid:jan unlocked" in result.output
     assert "digid:jan was not locked" in run("admin", "unlock", "jan", "--realm",

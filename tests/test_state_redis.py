@@ -36,6 +36,7 @@ from broker.frontends.oidc import register_client
 from broker.state import SqlStateStore
 from broker.state import StateStore
 from broker.state_redis import RedisStateStore
+from tests import services
 from tests.fakes import Clock
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import SECRET
@@ -70,9 +71,9 @@ class Backend:
 
 def _sql_backend(tmp_path: Path) -> Iterator[Backend]:
     """Per-thread sessions on one SQLite file, as separate processes would have."""
+    services.migrate(f"sqlite:///{tmp_path / 'state.db'}")
     engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}",
                            connect_args={"timeout": 15, "check_same_thread": False})
-    db.metadata.create_all(engine)
     sessions = scoped_session(sessionmaker(engine))
     clock = Clock()
 

@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 
 from broker.app import create_app
 from broker.config import Settings
+from tests.conftest import release
 from tests.flows.browser import Browser
 
 
@@ -36,6 +37,7 @@ def live_app(settings: Settings) -> Iterator[Flask]:
     finally:
         server.shutdown()
         thread.join(5)
+        release(app)
 
 
 @pytest.fixture

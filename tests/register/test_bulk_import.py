@@ -281,39 +281,27 @@ def test_import_leaves_demo_mandates_without_key(session, catalogue, tmp_path) -
 
 
 def test_chain_rows_that_loop_or_run_too_deep_are_rejected_like_in_the_portal(
-        tmp_path: Path) -> None:
+        database: Any) -> None:
     """Bakery → office exists in the seed; office → bakery would loop; office → a third
     organisation would put two intermediaries between bakery and that one's employees."""
-    from flask import Flask
-
-    from broker.context import service_from_record
-    from broker.db import ServiceRecord
-    from broker.db import db
-    from broker.demo.seed import seed
     from broker.register.bulk_import import import_rows
-    from broker.services import ServiceCatalogue
 
-    app = Flask(__name__)
-    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'chains.db'}"
-    db.init_app(app)
     omzet = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
-    with app.app_context():
-        db.create_all()
-        session = db.session()
-        seed(session)
-        catalogue = ServiceCatalogue([service_from_record(r) for r in session.query(ServiceRecord)])
-        rows = [
-            (2, {"kind": "chain", "represented_type": "kvk", "represented": "20000002",
-                 "representative_type": "kvk", "representative": "10000001", "services": omzet,
-                 "valid_from": "2026-01-01"}),
-            (3, {"kind": "chain", "represented_type": "kvk", "represented": "30000003",
-                 "representative_type": "kvk", "representative": "10000001", "services": omzet,
-                 "valid_from": "2026-01-01"}),
-        ]
-        report = import_rows(session, catalogue, rows, actor="admin:test", chain_depth=1)
-        assert [(r.line, r.reason) for r in report.rejected] == [
-            (2, "this chain mandate would make a loop"),
-            (3, "chain too long (2 intermediaries, at most 1)")]
-        assert report.accepted == 0
-        again = import_rows(session, catalogue, rows[1:], actor="admin:test", chain_depth=2)
-        assert again.accepted == 1 and not again.rejected
+    session = database
+    seed(session)
+    catalogue = ServiceCatalogue([service_from_record(r) for r in session.query(ServiceRecord)])
+    rows = [
+        (2, {"kind": "chain", "represented_type": "kvk", "represented": "20000002",
+             "representative_type": "kvk", "representative": "10000001", "services": omzet,
+             "valid_from": "2026-01-01"}),
+        (3, {"kind": "chain", "represented_type": "kvk", "represented": "30000003",
+             "representative_type": "kvk", "representative": "10000001", "services": omzet,
+             "valid_from": "2026-01-01"}),
+    ]
+    report = import_rows(session, catalogue, rows, actor="admin:test", chain_depth=1)
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (2, "this chain mandate would make a loop"),
+        (3, "chain too long (2 intermediaries, at most 1)")]
+    assert report.accepted == 0
+    again = import_rows(session, catalogue, rows[1:], actor="admin:test", chain_depth=2)
+    assert again.accepted == 1 and not again.rejected
