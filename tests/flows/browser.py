@@ -6,6 +6,7 @@ party (whose address is not served) and read what the relying party would receiv
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -30,13 +31,18 @@ class Arrival:
 
 
 class Browser:
-    def __init__(self, broker_url: str) -> None:
+    def __init__(self, broker_url: str, *, doors: tuple[str, ...] = ()) -> None:
         self.broker_url = broker_url
+        #: other addresses of the same broker (more processes behind one base URL)
+        self.doors = doors
+        #: where a request for ``url`` really goes: a test of several broker processes sends
+        #: some requests through another door, or to an address outside to capture them
+        self.route: Callable[[str], str] = lambda url: url
         self.session = requests.Session()
         self.last: requests.Response | None = None
 
     def open(self, url: str) -> requests.Response | Arrival:
-        return self._follow(self.session.get(url, allow_redirects=False, timeout=10))
+        return self._follow(self.session.get(self.route(url), allow_redirects=False, timeout=10))
 
     def submit(self, form_selector: str = "form", data: dict[str, str] | None = None,
                button: tuple[str, str] | None = None) -> requests.Response | Arrival:
@@ -79,6 +85,7 @@ class Browser:
         return self.login_at_mock_digid(username, code=code)
 
     def _post(self, url: str, fields: dict[str, str]) -> requests.Response | Arrival:
+        url = self.route(url)
         if not self._is_broker(url):
             return Arrival("POST", url, fields)
         return self._follow(self.session.post(url, data=fields, allow_redirects=False, timeout=10))
@@ -87,7 +94,7 @@ class Browser:
         for _ in range(20):
             self.last = response
             if response.is_redirect:
-                target = urljoin(response.url, response.headers["Location"])
+                target = self.route(urljoin(response.url, response.headers["Location"]))
                 if not self._is_broker(target):
                     return Arrival("GET", target, {})
                 response = self.session.get(target, allow_redirects=False, timeout=10)
@@ -98,4 +105,6 @@ class Browser:
         raise AssertionError("redirect loop")
 
     def _is_broker(self, url: str) -> bool:
-        return urlsplit(url).netloc == urlsplit(self.broker_url).netloc
+        netloc = urlsplit(url).netloc
+        return netloc == urlsplit(self.broker_url).netloc or netloc in (
+            urlsplit(door).netloc for door in self.doors)

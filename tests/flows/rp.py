@@ -33,8 +33,11 @@ class OidcResult:
 
 
 class OidcRelyingParty:
-    def __init__(self, broker_url: str, client_id: str, secret: str) -> None:
+    def __init__(self, broker_url: str, client_id: str, secret: str, *,
+                 door: str | None = None) -> None:
         self.broker_url = broker_url
+        #: where the back channel (token, keys) goes: the broker's base URL, or another process
+        self.door = door or broker_url
         self.client = OAuth2Session(client_id, secret, scope="openid",
                                     redirect_uri=OIDC_REDIRECT, code_challenge_method="S256",
                                     token_endpoint_auth_method="client_secret_basic")
@@ -53,10 +56,10 @@ class OidcRelyingParty:
         query = parse_qs(urlsplit(arrival.url).query)
         assert "error" not in query, query
         assert query["state"] == [self.state]
-        token = self.client.fetch_token(f"{self.broker_url}/oidc/token",
+        token = self.client.fetch_token(f"{self.door}/oidc/token",
                                         authorization_response=arrival.url,
                                         code_verifier=self.verifier)
-        keys = KeySet.import_key_set(requests.get(f"{self.broker_url}/oidc/jwks", timeout=10).json())
+        keys = KeySet.import_key_set(requests.get(f"{self.door}/oidc/jwks", timeout=10).json())
         decoded = jwt.decode(token["id_token"], keys, algorithms=["RS256", "ES256"])
         claims = dict(decoded.claims)
         assert claims["iss"] == self.broker_url
