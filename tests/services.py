@@ -32,6 +32,48 @@ from broker.db import db
 from broker.db import sqlalchemy_url
 
 
+#: where ``./run tests`` looks for the services when DATABASE_URL / REDIS_URL are not set
+DEFAULT_POSTGRESQL = "postgresql://127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
+
+
+def probe() -> int:
+    """For ``./run tests``: print the environment of the services pass (DATABASE_URL=...
+    and REDIS_URL=... lines) and return 0 when both services answer; else say which does
+    not, on stderr, and return 1."""
+    import sys
+
+    import redis
+    from sqlalchemy.exc import OperationalError
+
+    database = os.environ.get("DATABASE_URL") or DEFAULT_POSTGRESQL
+    cache = os.environ.get("REDIS_URL") or DEFAULT_REDIS
+    missing = []
+    try:
+        engine = create_engine(sqlalchemy_url(database), poolclass=NullPool,
+                               connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except (OperationalError, ValueError) as exc:
+        missing.append(f"PostgreSQL does not answer at {_safe(database)}: "
+                       f"{str(getattr(exc, 'orig', exc)).strip()}")
+    try:
+        redis.Redis.from_url(cache, socket_connect_timeout=3).ping()
+    except (redis.RedisError, ValueError) as exc:
+        missing.append(f"Redis does not answer at {_safe(cache)}: {exc}")
+    if missing:
+        print("\n".join(missing), file=sys.stderr)
+        return 1
+    print(f"DATABASE_URL={database}\nREDIS_URL={cache}")
+    return 0
+
+
+def _safe(url: str) -> str:
+    """``url`` without its password, for a message."""
+    return make_url(url).render_as_string(hide_password=True) if "://" in url else url
+
+
 def postgresql_url() -> str | None:
     """DATABASE_URL, when it names a PostgreSQL server."""
     url = os.environ.get("DATABASE_URL", "")
@@ -116,3 +158,7 @@ def execute_sql(url: str, statement: str) -> list[Any]:
             return list(result) if result.returns_rows else []
     finally:
         engine.dispose()
+
+
+if __name__ == "__main__":
+    raise SystemExit(probe())
