@@ -46,6 +46,7 @@ from sqlalchemy import event
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
@@ -223,14 +224,31 @@ def party(party_type: str, party_id: str) -> str:
 
 def _take_head(session: Session) -> tuple[int, str]:
     """Lock the head row (an UPDATE, held until the caller's transaction ends), then read it."""
-    locked = session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq))
-    if locked.rowcount == 0:  # type: ignore[attr-defined]
-        if session.execute(select(_ENTRY.c.seq).limit(1)).first() is not None:
-            raise AuditError("audit_head is missing while the trail has entries; "
-                             "run `broker audit verify`")
-        session.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS))
+    if _lock_head(session) == 0:
+        _start_head(session)
     row = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).one()
     return int(row.seq), str(row.hash)
+
+
+def _lock_head(session: Session) -> int:
+    """Lock the head row; how many rows that locked (0 or 1)."""
+    locked = session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq))
+    return int(locked.rowcount)  # type: ignore[attr-defined]
+
+
+def _start_head(session: Session) -> None:
+    """Start the head of an empty trail (the migrations leave the table empty), or lock the
+    head another first appender has just made: on PostgreSQL an UPDATE of no row locks
+    nothing, so two first appenders both get here, and the second waits on the key until the
+    first commits. Only with the key held is "no head, but entries" the trail's fault."""
+    try:
+        with session.begin_nested():
+            session.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS))
+            if session.execute(select(_ENTRY.c.seq).limit(1)).first() is not None:
+                raise AuditError("audit_head is missing while the trail has entries; "
+                                 "run `broker audit verify`")
+    except IntegrityError:
+        _lock_head(session)
 
 
 class _Walk:

@@ -111,6 +111,19 @@ def app(settings: Settings) -> Iterator[Flask]:
     release(app)
 
 
+@pytest.fixture(autouse=True)
+def _close_database_connections() -> Iterator[None]:
+    """After each test, close the connections of every app it made (apps a test builds
+    itself included): PostgreSQL would otherwise keep them, and psycopg warns when the
+    garbage collector finds one open."""
+    yield
+    from broker.db import db
+
+    for engines in list(db._app_engines.values()):  # noqa: SLF001  (Flask-SQLAlchemy's registry)
+        for engine in engines.values():
+            engine.dispose()
+
+
 def release(app: Flask) -> None:
     """Close the app's database connections, which PostgreSQL would otherwise keep open."""
     from broker.db import db

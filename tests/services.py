@@ -8,29 +8,44 @@ pass itself when both services answer.
 The tests never touch the database that DATABASE_URL names: they make their own on that server
 (``broker_test_<pid>``), by the migrations, empty it before every test and drop it at the end.
 In Redis, every test writes under a key prefix of its own, and the keys expire by themselves.
+
+:func:`stored_state` and :func:`expire_state` look into the broker's short-lived state and let
+it expire, the same way for the SQL state store and for Redis, so that a test asks the same
+question in both passes.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import make_url
+from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy import update
 from sqlalchemy.pool import NullPool
 
 from broker import schema
+from broker.db import EphemeralState
+from broker.db import aware
 from broker.db import db
 from broker.db import sqlalchemy_url
-
+from broker.db import utcnow
+from broker.state import SqlStateStore
+from broker.state_redis import RedisStateStore
 
 #: where ``./run tests`` looks for the services when DATABASE_URL / REDIS_URL are not set
 DEFAULT_POSTGRESQL = "postgresql://127.0.0.1:5432/postgres"
@@ -43,7 +58,6 @@ def probe() -> int:
     not, on stderr, and return 1."""
     import sys
 
-    import redis
     from sqlalchemy.exc import OperationalError
 
     database = os.environ.get("DATABASE_URL") or DEFAULT_POSTGRESQL
@@ -158,6 +172,97 @@ def execute_sql(url: str, statement: str) -> list[Any]:
             return list(result) if result.returns_rows else []
     finally:
         engine.dispose()
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One entry of the broker's short-lived state, as its store holds it."""
+
+    value: str  #: the stored text (JSON)
+    left: timedelta  #: until it expires; below zero when expired but not yet purged (SQL)
+
+
+def stored_state(app: Flask, prefix: str = "") -> dict[str, StoredEntry]:
+    """What the state store of the broker ``app`` holds under keys that start with ``prefix``,
+    by key: the SQL store's rows (expired ones too, until purged), or the keys under the
+    broker's Redis prefix (without it). A Redis key without expiry fails the test."""
+    if isinstance(_state_store(app), RedisStateStore):
+        with _redis(app) as (client, base):
+            return _redis_entries(client, base, prefix)
+    with app.app_context():
+        now = utcnow()
+        rows = db.session.execute(select(EphemeralState).where(
+            EphemeralState.key.startswith(prefix, autoescape=True))).scalars()
+        return {row.key: StoredEntry(row.value, aware(row.expires_at) - now) for row in rows}
+
+
+def expire_state(app: Flask, prefix: str) -> None:
+    """Let every entry under ``prefix`` in the state store of ``app`` expire now, as if its
+    lifetime had passed: SQL rows get an expiry a second ago; Redis keys get one millisecond
+    to live and are awaited until Redis itself has expired them. Fails when nothing is stored
+    under ``prefix``, so that a test cannot pass by expiring nothing."""
+    if isinstance(_state_store(app), RedisStateStore):
+        with _redis(app) as (client, base):
+            names = list(client.scan_iter(match=_glob(base + prefix) + "*"))
+            for name in names:
+                client.pexpire(name, 1)
+            for name in names:
+                _await_expiry(client, name)
+        expired = len(names)
+    else:
+        with app.app_context():
+            result = db.session.execute(update(EphemeralState).where(
+                EphemeralState.key.startswith(prefix, autoescape=True),
+            ).values(expires_at=utcnow() - timedelta(seconds=1)))
+            db.session.commit()
+            expired = int(result.rowcount)  # type: ignore[attr-defined]
+    assert expired > 0, f"nothing stored under {prefix!r} to expire"
+
+
+def _state_store(app: Flask) -> SqlStateStore | RedisStateStore:
+    store = app.extensions["broker"].context.store
+    if not isinstance(store, SqlStateStore | RedisStateStore):
+        raise TypeError(f"no way to look into a {type(store).__name__}")
+    return store
+
+
+@contextmanager
+def _redis(app: Flask) -> Iterator[tuple[redis.Redis, str]]:
+    """A client of the broker's Redis server, and the broker's key prefix."""
+    settings = app.extensions["broker"].context.settings
+    client = redis.Redis.from_url(settings.redis_url)
+    try:
+        yield client, settings.redis_prefix
+    finally:
+        client.close()
+
+
+def _redis_entries(client: redis.Redis, base: str, prefix: str) -> dict[str, StoredEntry]:
+    entries = {}
+    for name in client.scan_iter(match=_glob(base + prefix) + "*"):
+        pipeline = client.pipeline()  # value and time to live at one moment
+        pipeline.get(name)
+        pipeline.pttl(name)
+        value, left = pipeline.execute()
+        if value is None:  # expired since the scan
+            continue
+        assert left >= 0, f"{name!r} has no expiry"
+        entries[name.decode()[len(base):]] = StoredEntry(value.decode(),
+                                                         timedelta(milliseconds=left))
+    return entries
+
+
+def _await_expiry(client: redis.Redis, name: bytes) -> None:
+    """Until Redis has expired ``name`` (it does on the first access after its time)."""
+    deadline = time.monotonic() + 30
+    while client.exists(name):
+        assert time.monotonic() < deadline, f"Redis did not expire {name!r}"
+        time.sleep(0.001)
+
+
+def _glob(text: str) -> str:
+    """``text`` as a Redis SCAN pattern that matches only itself."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 if __name__ == "__main__":

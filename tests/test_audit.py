@@ -276,7 +276,9 @@ def test_concurrent_appenders_in_separate_sessions_never_share_a_number(
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    engine = create_engine(database.get_bind().url, connect_args={"timeout": 60})
+    url = database.get_bind().url
+    waits = {"timeout": 60} if url.get_backend_name() == "sqlite" else {}  # for the write lock
+    engine = create_engine(url, connect_args=waits)
     errors: list[BaseException] = []
 
     def append(worker: int) -> None:
@@ -299,3 +301,47 @@ def test_concurrent_appenders_in_separate_sessions_never_share_a_number(
     result = audit.verify(database)
     assert result.ok and result.checked == 40
     assert sorted(e.seq for e in audit.recent(database, 100)) == list(range(1, 41))
+
+
+def test_a_second_first_appender_waits_for_the_first_head_and_appends_after_it(
+        database: Any) -> None:
+    """The first entry of a trail also makes its head row. On PostgreSQL a second appender
+    that found no head to lock (the first one's is not committed yet) waits on the head's key,
+    then appends after the first one instead of failing; SQLite cannot get there (its first
+    UPDATE already takes the write lock)."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    url = database.get_bind().url
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("only PostgreSQL lets two appenders find no head at once")
+    engine = create_engine(url)
+    errors: list[BaseException] = []
+    with Session(engine) as first, Session(engine) as second:
+        second_pid = second.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        audit.record(first, actor="system:1", action="login.completed")
+
+        def append_second() -> None:
+            try:
+                audit.record(second, actor="system:2", action="login.completed")
+                second.commit()
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        thread = threading.Thread(target=append_second)
+        thread.start()
+        waiting = text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted")
+        deadline = time.monotonic() + 60
+        while not database.execute(waiting, {"pid": second_pid}).scalar_one():
+            assert time.monotonic() < deadline, "the second appender never waited"
+            time.sleep(0.01)
+        first.commit()
+        thread.join()
+    engine.dispose()
+    assert errors == []
+    assert [(e.seq, e.actor) for e in audit.recent(database, 10)] == [(2, "system:2"),
+                                                                     (1, "system:1")]
+    assert audit.verify(database).ok

@@ -317,13 +317,10 @@ def test_cli_verify_refuses_a_head_that_is_not_a_hash(run: Any) -> None:
 
 
 def test_cli_verify_counts_entries_written_through_the_register(run: Any,
-                                                                instance_path: Path) -> None:
+                                                                database_url: str) -> None:
     run("mandates", "legal", "add", "--represented", JAN, "--representative", FATIMA,
         "--role", "bewind", "--service", INKOMSTEN, "--court-reference", "C/13/2")
     result = run("audit", "verify")
     assert result.exit_code == 0 and "2 entries" in result.output
-    import sqlite3
-
-    with sqlite3.connect(instance_path / "broker.db") as connection:
-        (count,) = connection.execute("SELECT count(*) FROM audit_entry").fetchone()
+    [(count,)] = execute_sql(database_url, "SELECT count(*) FROM audit_entry")
     assert count == 2

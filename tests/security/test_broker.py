@@ -19,12 +19,12 @@ from typing import Any
 import lxml.html
 import pytest
 from flask import Flask
+from flask import current_app
 from lxml import etree
 
 from broker import registry
 from broker.app import create_app
 from broker.config import Settings
-from broker.db import EphemeralState
 from broker.db import db
 from broker.demo.seed import seed
 from broker.frontends.oidc import register_client
@@ -65,6 +65,7 @@ from tests.security.test_saml_idp import fresh_request_globals
 from tests.security.test_saml_idp import redirect_get
 from tests.security.test_saml_idp import scoping
 from tests.security.test_saml_idp import upstream_request
+from tests.services import stored_state
 
 demo_app = saml_idp_tests.demo_app
 
@@ -133,8 +134,7 @@ def _connector(name: str) -> FakeConnector:
 
 
 def _stored(prefix: str) -> int:
-    rows = db.session.query(EphemeralState).filter(EphemeralState.key.like(f"{prefix}%"))
-    return int(rows.count())
+    return len(stored_state(current_app, prefix))
 
 
 def _authorize(browser: Any, client_id: str = "rp-pseudo", pkce: Pkce | None = None,

@@ -21,16 +21,15 @@ from typing import Any
 import pytest
 from authlib.oidc.core.util import create_half_hash
 from flask import Flask
+from flask import current_app
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwk import OctKey
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from broker import registry
 from broker.app import create_app
 from broker.config import Settings
-from broker.db import EphemeralState
 from broker.db import db
 from broker.demo.seed import seed
 from broker.errors import InputError
@@ -51,6 +50,8 @@ from tests.frontends.oidc.conftest import login
 from tests.frontends.oidc.conftest import person
 from tests.frontends.oidc.conftest import query
 from tests.frontends.oidc.conftest import redeem
+from tests.services import expire_state
+from tests.services import stored_state
 
 ISSUER = "http://localhost"
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -102,8 +103,7 @@ def _started() -> int:
 
 
 def _stored(prefix: str) -> int:
-    rows = db.session.query(EphemeralState).filter(EphemeralState.key.like(f"{prefix}%"))
-    return int(rows.count())
+    return len(stored_state(current_app, prefix))
 
 
 def _nothing_issued() -> None:
@@ -174,9 +174,7 @@ def _token_form(code: str, pkce: Pkce) -> dict[str, str]:
 
 
 def _expire(prefix: str) -> None:
-    db.session.execute(update(EphemeralState).where(EphemeralState.key.like(f"{prefix}%"))
-                       .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
-    db.session.commit()
+    expire_state(current_app, prefix)
 
 
 # --- OIDC-01 … OIDC-03: the return address -------------------------------------------------
@@ -364,11 +362,9 @@ def test_oidc_09_code_reuse_is_refused_and_revokes_the_first_token(
 def test_oidc_10_code_lives_at_most_sixty_seconds_and_expired_code_is_refused(
         oidc_app: Flask, rp: Any) -> None:
     pkce = Pkce()
-    before = datetime.now(UTC)
     code = login(oidc_app, rp, person(), pkce=pkce)["code"]
-    row = db.session.query(EphemeralState).filter(EphemeralState.key.like("oidc-code:%")).one()
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=UTC)
-    assert expires - before <= timedelta(seconds=61)
+    (stored,) = stored_state(oidc_app, "oidc-code:").values()
+    assert timedelta(0) < stored.left <= timedelta(seconds=60)
     _expire("oidc-code:")
 
     response = redeem(rp, code, pkce)
@@ -868,10 +864,12 @@ def test_oidc_33_id_token_is_not_an_access_token_and_access_token_is_opaque(
 def test_lib_17_code_store_never_holds_usable_codes_or_tokens(oidc_app: Flask, rp: Any) -> None:
     """Codes and tokens are broker code (authlib leaves them open): stored only as digests."""
     body, code = _tokens(oidc_app, rp)
-    keys = " ".join(row.key for row in db.session.query(EphemeralState))
-    values = " ".join(json.dumps(row.value, default=str)
-                      for row in db.session.query(EphemeralState))
+    stored = stored_state(oidc_app)
+    keys = " ".join(stored)
+    values = " ".join(entry.value for entry in stored.values())
 
+    assert any(key.startswith("oidc-code-used:") for key in stored)
+    assert any(key.startswith("oidc-token:") for key in stored)
     for secret in (code, body["access_token"]):
         assert secret not in keys and secret not in values
 

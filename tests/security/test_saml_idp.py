@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from flask import current_app
 from flask import g
 from lxml import etree
 
@@ -30,7 +31,6 @@ from broker.app import create_app
 from broker.config import Settings
 from broker.config import demo_config
 from broker.config import load_settings
-from broker.db import EphemeralState
 from broker.db import db
 from broker.demo.seed import seed
 from broker.frontends.saml_idp import SamlIdpFrontend
@@ -58,6 +58,7 @@ from tests.frontends.saml_idp.conftest import FakeConnector
 from tests.frontends.saml_idp.conftest import citizen
 from tests.frontends.saml_idp.conftest import follow
 from tests.frontends.saml_idp.conftest import posted_form
+from tests.services import stored_state
 
 # The SAML IdP frontend tests' fixtures, used here by name.
 _fake_connector_type = saml_idp_fixtures._fake_connector_type
@@ -173,8 +174,7 @@ def post(client: Any, document: bytes, relay_state: str | None = "rs") -> Any:
 
 
 def _stored(prefix: str) -> int:
-    rows = db.session.query(EphemeralState).filter(EphemeralState.key.like(f"{prefix}%"))
-    return int(rows.count())
+    return len(stored_state(current_app, prefix))
 
 
 def _nothing_started() -> None:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-from datetime import datetime
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from flask import current_app
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from sqlalchemy import update
 
-from broker.db import EphemeralState
-from broker.db import db
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import Pkce
 from tests.frontends.oidc.conftest import login
 from tests.frontends.oidc.conftest import person
 from tests.frontends.oidc.conftest import redeem
+from tests.services import expire_state
+from tests.services import stored_state
 
 
 def _verified_claims(client: Any, id_token: str) -> dict[str, Any]:
@@ -27,8 +24,7 @@ def _verified_claims(client: Any, id_token: str) -> dict[str, Any]:
 
 
 def _stored_tokens() -> int:
-    rows = db.session.query(EphemeralState).filter(EphemeralState.key.like("oidc-token:%"))
-    return int(rows.count())
+    return len(stored_state(current_app, "oidc-token:"))
 
 
 def test_code_redeemed_with_right_verifier_gives_tokens(app: Flask, client: Any) -> None:
@@ -102,9 +98,7 @@ def test_code_without_verifier_refused(app: Flask, client: Any) -> None:
 def test_code_expired_refused(app: Flask, client: Any) -> None:
     pkce = Pkce()
     code = login(app, client, person(), pkce=pkce)["code"]
-    db.session.execute(update(EphemeralState).where(EphemeralState.key.like("oidc-code:%"))
-                       .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
-    db.session.commit()
+    expire_state(app, "oidc-code:")
 
     response = redeem(client, code, pkce)
 
