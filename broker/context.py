@@ -11,6 +11,7 @@ from dataclasses import field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -65,8 +66,25 @@ class BrokerContext:
                         limits=Limits(**self.settings.register))
 
     def catalogue(self) -> ServiceCatalogue:
-        rows = self.session().execute(select(ServiceRecord)).scalars()
-        return ServiceCatalogue([service_from_record(row) for row in rows])
+        """The services, read once per database session (in the web app: once per request)
+        and read again after the session writes a service."""
+        session = self.session()
+        cached = session.info.get(_CATALOGUE)
+        if cached is None:
+            rows = session.execute(select(ServiceRecord)).scalars()
+            cached = session.info[_CATALOGUE] = ServiceCatalogue(
+                [service_from_record(row) for row in rows])
+        return cached  # type: ignore[no-any-return]
+
+
+_CATALOGUE = "broker.catalogue"
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_catalogue_on_service_change(session: Session, _context: Any) -> None:
+    if _CATALOGUE in session.info and any(isinstance(row, ServiceRecord) for row in (
+            *session.new, *session.dirty, *session.deleted)):
+        del session.info[_CATALOGUE]
 
 
 def service_from_record(row: ServiceRecord) -> Service:

@@ -19,6 +19,8 @@ from typing import Protocol
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -58,8 +60,11 @@ class SqlStateStore:
 
     def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
         session = self._session()
-        session.merge(EphemeralState(key=key, value=json.dumps(value),
-                                     expires_at=self._expiry(ttl)))
+        statement = _upsert(session).values(key=key, value=json.dumps(value),
+                                            expires_at=self._expiry(ttl))
+        session.execute(statement.on_conflict_do_update(
+            index_elements=[EphemeralState.key],
+            set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at}))
         session.commit()
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -72,26 +77,27 @@ class SqlStateStore:
         return json.loads(row.value)  # type: ignore[no-any-return]
 
     def take(self, key: str) -> dict[str, Any] | None:
-        value = self.get(key)
-        if value is None:
-            return None
+        """One DELETE ... RETURNING: of two callers, the database gives the row to one."""
         session = self._session()
-        result = session.execute(delete(EphemeralState).where(EphemeralState.key == key))
+        row = session.execute(delete(EphemeralState).where(EphemeralState.key == key).returning(
+            EphemeralState.value, EphemeralState.expires_at)).first()
         session.commit()
-        return value if result.rowcount == 1 else None  # type: ignore[attr-defined]
+        if row is None or aware(row.expires_at) <= self._clock():
+            return None
+        return json.loads(row.value)  # type: ignore[no-any-return]
 
     def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
+        """One INSERT that replaces only an expired entry: a live one makes it return no row."""
         session = self._session()
-        now = self._clock()
-        session.execute(delete(EphemeralState).where(
-            EphemeralState.key == key, EphemeralState.expires_at <= now))
-        session.add(EphemeralState(key=key, value=json.dumps(value), expires_at=self._expiry(ttl)))
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            return False
-        return True
+        statement = _upsert(session).values(key=key, value=json.dumps(value),
+                                            expires_at=self._expiry(ttl))
+        stored = session.execute(statement.on_conflict_do_update(
+            index_elements=[EphemeralState.key],
+            set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
+            where=EphemeralState.expires_at <= self._clock(),
+        ).returning(EphemeralState.key)).first()
+        session.commit()
+        return stored is not None
 
     def delete(self, key: str) -> None:
         session = self._session()
@@ -129,3 +135,10 @@ class SqlStateStore:
 
     def _expiry(self, ttl: int) -> datetime:
         return self._clock() + timedelta(seconds=ttl)
+
+
+def _upsert(session: Session) -> Any:
+    """INSERT with ON CONFLICT for the session's database (SQLite and PostgreSQL say it alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(EphemeralState)
+    return sqlite.insert(EphemeralState)

@@ -31,12 +31,12 @@ from broker.app import create_app
 from broker.config import demo_config
 from broker.config import load_settings
 from broker.db import db
+from broker.db import sqlalchemy_url
 from broker.errors import ConfigError
 from broker.frontends.oidc import register_client
 from broker.state import SqlStateStore
 from broker.state import StateStore
 from broker.state_redis import RedisStateStore
-from tests import services
 from tests.fakes import Clock
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import SECRET
@@ -69,11 +69,11 @@ class Backend:
     release: Callable[[], None] = lambda: None
 
 
-def _sql_backend(tmp_path: Path) -> Iterator[Backend]:
-    """Per-thread sessions on one SQLite file, as separate processes would have."""
-    services.migrate(f"sqlite:///{tmp_path / 'state.db'}")
-    engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}",
-                           connect_args={"timeout": 15, "check_same_thread": False})
+def _sql_backend(database_url: str) -> Iterator[Backend]:
+    """Per-thread sessions on the test's database (SQLite, or PostgreSQL in the services
+    pass), as separate processes would have."""
+    engine = create_engine(sqlalchemy_url(database_url), connect_args={
+        "timeout": 15, "check_same_thread": False} if database_url.startswith("sqlite") else {})
     sessions = scoped_session(sessionmaker(engine))
     clock = Clock()
 
@@ -111,7 +111,7 @@ def _redis_backend(client: redis.Redis) -> Iterator[Backend]:
 @pytest.fixture(params=["sql", "redis"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "sql":
-        yield from _sql_backend(tmp_path)
+        yield from _sql_backend(request.getfixturevalue("database_url"))
     else:
         yield from _redis_backend(request.getfixturevalue("redis_client"))
 
