@@ -2,8 +2,9 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/login.py --logins 300
-    .venv/bin/python benchmarks/login.py --logins 300 --profile   # and a py-spy profile
+    .venv/bin/python benchmarks/login.py --logins 300                     # and SATOSA beside it
+    .venv/bin/python benchmarks/login.py --logins 300 --satosa-logins 100
+    .venv/bin/python benchmarks/login.py --logins 300 --no-satosa --profile  # and a py-spy profile
 
 Everything is set up in a temporary folder: an upstream SAML IdP of its own process
 (``benchmarks/upstream_idp.py``, pysaml2, answers at once for Fatima of the demo world), a
@@ -14,8 +15,17 @@ warm-up and ``--logins`` timed logins (``benchmarks/driver.py``): authorize or A
 upstream IdP → the broker's ACS → "Namens wie wilt u inloggen?" → Jan → the relying party,
 whose answer is verified and must say that Fatima acts for Jan.
 
-CPU is read from /proc (utime + stime of every process in a tree) before and after each timed
-run: the broker's gunicorn master and workers, the IdP's, and the driver's own process.
+Side by side, in the same run and on the same upstream IdP, service provider, relying party
+and driver: SATOSA (``benchmarks/satosa_peer.py``, its own venv, gunicorn with as many
+workers as the broker) as a SAML-to-OIDC and SAML-to-SAML proxy. After each broker run comes a
+SATOSA run of the same downstream and concurrency, with fewer logins (``--satosa-logins``: it
+is much slower); ``--no-satosa`` leaves it out. The last table is SATOSA's CPU per login
+divided by the broker's. The two do not do the same work: see :data:`FUNCTIONAL_DIFFERENCE`.
+
+CPU is read from /proc (utime + stime of every process in a tree, and cutime + cstime: the
+children they reaped, such as SATOSA's xmlsec1 processes) before and after each timed run: the
+broker's gunicorn master and workers, SATOSA's, the IdP's, and the driver's own process. Both
+proxies are measured alike.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -47,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import satosa_peer  # noqa: E402
 from driver import Chooser  # noqa: E402
 from driver import LoginFailed  # noqa: E402
 from driver import OidcLogin  # noqa: E402
@@ -67,6 +79,16 @@ SP_ENTITY = "https://sp.bench.test/metadata"
 SP_ACS = "https://sp.bench.test/acs"
 CONNECTOR = "digid"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+FUNCTIONAL_DIFFERENCE = """\
+Not the same work. The broker's login has one more page and one more POST: the mandate
+chooser ("Namens wie wilt u inloggen?", Jan's button pressed) after the mandates are looked up;
+it keeps its flow state in its store (SQLite, or redis with --redis), checks the signature of
+the SP's AuthnRequest, records the login in its audit trail, and answers that Fatima acts for
+Jan (ID token `represents`; ST-SAML ActingSubjectID and LegalSubjectID). SATOSA has no mandates
+and no chooser: it passes the upstream NameID on as the SAML NameID or the OIDC `sub`, keeps
+its state in a cookie, and does not check the AuthnRequest's Redirect signature (SATOSA 8.6
+cannot). SATOSA signs and verifies XML with the xmlsec1 program in child processes; their CPU
+is in its tree's."""
 
 
 # -- CPU of process trees --------------------------------------------------------------------
@@ -75,6 +97,11 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 def tree_cpu(root: int) -> float:
     """CPU seconds (user + system) of ``root`` and every live descendant, including children
     they have already reaped (cutime, cstime)."""
+    return trees_cpu({"": root})[""]
+
+
+def trees_cpu(roots: Mapping[str, int]) -> dict[str, float]:
+    """:func:`tree_cpu` of each named root, from one reading of /proc."""
     children: dict[int, list[int]] = {}
     stats: dict[int, list[str]] = {}
     for entry in os.listdir("/proc"):
@@ -88,13 +115,17 @@ def tree_cpu(root: int) -> float:
         pid = int(entry)
         stats[pid] = fields
         children.setdefault(int(fields[1]), []).append(pid)
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:  # fields[11..14]: utime stime cutime cstime (stat fields 14-17)
-            total += sum(int(value) for value in stats[pid][11:15])
-        todo.extend(children.get(pid, ()))
-    return total / CLK_TCK
+
+    def total(root: int) -> float:
+        ticks, todo = 0, [root]
+        while todo:
+            pid = todo.pop()
+            if pid in stats:  # fields[11..14]: utime stime cutime cstime (stat fields 14-17)
+                ticks += sum(int(value) for value in stats[pid][11:15])
+            todo.extend(children.get(pid, ()))
+        return ticks / CLK_TCK
+
+    return {name: total(root) for name, root in roots.items()}
 
 
 # -- set-up ----------------------------------------------------------------------------------
@@ -109,7 +140,8 @@ class World:
     instance: Path
     client_secret: str
     sp_key: Any
-    processes: dict[str, subprocess.Popen[bytes]]
+    processes: dict[str, subprocess.Popen[bytes]]  #: by name: broker, idp, satosa, redis
+    satosa: satosa_peer.Peer | None  #: the peer, unless --no-satosa
 
 
 def free_port() -> int:
@@ -213,7 +245,8 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: flo
 
 
 @contextlib.contextmanager
-def world(args: argparse.Namespace) -> Iterator[World]:
+def world(args: argparse.Namespace, satosa_bin: Path | None) -> Iterator[World]:
+    """Everything up and answering; SATOSA too when given its venv's bin folder."""
     folder = Path(tempfile.mkdtemp(prefix="login-bench-"))
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -232,16 +265,30 @@ def world(args: argparse.Namespace) -> Iterator[World]:
         config = write_config(folder, broker_url, idp_dir / "idp-metadata.xml", redis_url)
         sp_metadata = folder / "broker-sp-metadata.xml"
         secret, sp_key = prepare_instance(config, instance, sp_metadata)
+        sp_metadatas = [sp_metadata]
+        peer = None
+        if satosa_bin is not None:  # before the IdP starts: it must trust SATOSA's SP too
+            peer = satosa_peer.prepare(
+                folder / "satosa", port=free_port(), idp_metadata=idp_dir / "idp-metadata.xml",
+                bin_dir=satosa_bin, downstream=satosa_peer.Downstream(
+                    sp_entity_id=SP_ENTITY, acs_url=SP_ACS, sp_key=sp_key, client_id=CLIENT_ID,
+                    client_secret=secret, redirect_uri=REDIRECT_URI))
+            sp_metadatas.append(peer.backend_metadata)
         processes["idp"] = start("idp", [
             PYTHON, str(ROOT / "benchmarks" / "upstream_idp.py"), "--port", str(idp_port),
-            "--workdir", str(idp_dir), "--sp-metadata", str(sp_metadata),
+            "--workdir", str(idp_dir), *(f"--sp-metadata={path}" for path in sp_metadatas),
             "--workers", str(args.idp_workers)], folder)
         processes["broker"] = start(
             "broker", broker_command(config, instance, broker_port, args.workers), folder)
+        if peer is not None:
+            processes["satosa"] = peer.start(workers=args.workers)
         wait_for(f"{idp_url}/metadata", processes["idp"], folder / "idp.log")
         wait_for(f"{broker_url}/.well-known/openid-configuration", processes["broker"],
                  folder / "broker.log")
-        yield World(folder, broker_url, idp_url, config, instance, secret, sp_key, processes)
+        if peer is not None:
+            peer.wait_ready()
+        yield World(folder, broker_url, idp_url, config, instance, secret, sp_key, processes,
+                    peer)
     finally:
         for process in processes.values():
             stop(process)
@@ -303,32 +350,43 @@ def logins(w: World) -> dict[str, Callable[[], None]]:
 
 @dataclass
 class Measured:
+    proxy: str  #: whose logins these were: "broker" or "satosa"
     downstream: str
     result: RunResult
-    broker_cpu: float
-    idp_cpu: float
-    driver_cpu: float
-    redis_cpu: float  #: the redis-server of --redis (the broker's state store), else 0
+    cpu: dict[str, float]  #: CPU seconds per process tree (``World.processes``) and "driver"
     machine_cpu: float  #: CPU seconds the whole machine spent (all processes, /proc/stat)
 
     def ms(self, seconds: float) -> float:
         return seconds * 1000 / self.result.logins
 
     @property
+    def proxy_ms(self) -> float:
+        """The proxy's CPU per login, in ms: the figure the two proxies are compared on."""
+        return self.ms(self.cpu[self.proxy])
+
+    @property
+    def idp_ms(self) -> float:
+        return self.ms(self.cpu["idp"])
+
+    @property
+    def driver_ms(self) -> float:
+        return self.ms(self.cpu["driver"])
+
+    @property
     def others(self) -> float:
         """CPU seconds of processes that are not part of this benchmark (a busy machine)."""
-        return self.machine_cpu - self.broker_cpu - self.idp_cpu - self.driver_cpu - self.redis_cpu
+        return self.machine_cpu - sum(self.cpu.values())
 
     def line(self) -> str:
         r = self.result
-        redis = f", redis {self.ms(self.redis_cpu):.2f} ms" if self.redis_cpu else ""
-        return (f"{self.downstream:4} c={r.concurrency}: {r.logins} logins in {r.seconds:.2f} s = "
-                f"{r.per_second:.1f}/s; broker CPU {self.ms(self.broker_cpu):.2f} ms/login "
-                f"(= {2000 / max(self.ms(self.broker_cpu), 1e-9):.0f} logins/s on 2 cores), "
-                f"IdP {self.ms(self.idp_cpu):.2f} ms, driver {self.ms(self.driver_cpu):.2f} ms"
-                f"{redis}; p50 {r.percentile(0.5) * 1000:.1f} ms, "
-                f"p99 {r.percentile(0.99) * 1000:.1f} ms; failed {r.failed}; other processes "
-                f"used {self.others / r.seconds * 100:.0f}% of a CPU meanwhile")
+        redis = f", redis {self.ms(self.cpu['redis']):.2f} ms" if "redis" in self.cpu else ""
+        return (f"{self.proxy:6} {self.downstream:4} c={r.concurrency}: {r.logins} logins in "
+                f"{r.seconds:.2f} s = {r.per_second:.1f}/s; {self.proxy} CPU {self.proxy_ms:.2f} "
+                f"ms/login (= {2000 / max(self.proxy_ms, 1e-9):.0f} logins/s on 2 cores), "
+                f"IdP {self.idp_ms:.2f} ms, driver {self.driver_ms:.2f} ms{redis}; "
+                f"p50 {r.percentile(0.5) * 1000:.1f} ms, p99 {r.percentile(0.99) * 1000:.1f} ms; "
+                f"failed {r.failed}; other processes used {self.others / r.seconds * 100:.0f}% of "
+                f"a CPU meanwhile")
 
 
 def machine_cpu() -> float:
@@ -338,19 +396,16 @@ def machine_cpu() -> float:
     return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
-def measure(w: World, downstream: str, login: Callable[[], None], count: int,
+def measure(w: World, proxy: str, downstream: str, login: Callable[[], None], count: int,
             concurrency: int) -> Measured:
-    pids = [w.processes[name].pid for name in ("broker", "idp")]
-    redis = w.processes["redis"].pid if "redis" in w.processes else None
-
-    def sample() -> tuple[float, ...]:
-        return (*(tree_cpu(pid) for pid in pids), time.process_time(),
-                tree_cpu(redis) if redis else 0.0, machine_cpu())
-
-    before = sample()
+    """One timed run through ``proxy`` (a name in ``w.processes``), with the CPU of every
+    process tree of the benchmark, so that the idle proxy's is not taken for another user's."""
+    roots = {name: process.pid for name, process in w.processes.items()}
+    trees, driver, machine = trees_cpu(roots), time.process_time(), machine_cpu()
     result = run(login, count, concurrency)
-    after = sample()
-    return Measured(downstream, result, *(b - a for a, b in zip(before, after, strict=True)))
+    driver, machine = time.process_time() - driver, machine_cpu() - machine
+    cpu = {name: seconds - trees[name] for name, seconds in trees_cpu(roots).items()}
+    return Measured(proxy, downstream, result, {**cpu, "driver": driver}, machine)
 
 
 def report_failures(result: RunResult, what: str) -> None:
@@ -465,7 +520,7 @@ def _frame(frame: str) -> str | None:
 # -- report ----------------------------------------------------------------------------------
 
 
-def machine() -> str:
+def machine(satosa: bool) -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
                   if line.startswith("model name")), "?")
@@ -474,20 +529,36 @@ def machine() -> str:
     versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in (
         "Flask", "pysaml2", "signxml", "gunicorn", "lxml", "cryptography", "SQLAlchemy",
         "requests"))
+    peer = (f"; SATOSA {satosa_peer.installed_version()} (its own venv), xmlsec1 "
+            f"{satosa_peer.xmlsec1_version()}" if satosa else "")
     return (f"{os.cpu_count()} CPUs (nproc), \"{model}\", {int(memory) / 1024 / 1024:.1f} GiB RAM; "
             f"{date.today().isoformat()}; Python {platform.python_version()}, {versions}, "
-            f"SQLite {sqlite3.sqlite_version}")
+            f"SQLite {sqlite3.sqlite_version}{peer}")
 
 
 def table(rows: list[Measured]) -> str:
-    head = ("| downstream | concurrency | logins | failed | logins/s | broker CPU ms/login | "
+    head = ("| proxy | downstream | concurrency | logins | failed | logins/s | proxy CPU ms/login | "
             "IdP CPU ms/login | driver CPU ms/login | p50 ms | p99 ms | other processes |\n"
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    body = [f"| {m.downstream} | {m.result.concurrency} | {m.result.logins} | {m.result.failed} | "
-            f"{m.result.per_second:.1f} | {m.ms(m.broker_cpu):.2f} | {m.ms(m.idp_cpu):.2f} | "
-            f"{m.ms(m.driver_cpu):.2f} | {m.result.percentile(0.5) * 1000:.1f} | "
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    body = [f"| {m.proxy} | {m.downstream} | {m.result.concurrency} | {m.result.logins} | "
+            f"{m.result.failed} | {m.result.per_second:.1f} | {m.proxy_ms:.2f} | {m.idp_ms:.2f} | "
+            f"{m.driver_ms:.2f} | {m.result.percentile(0.5) * 1000:.1f} | "
             f"{m.result.percentile(0.99) * 1000:.1f} | "
             f"{m.others / m.result.seconds * 100:.0f}% of a CPU |" for m in rows]
+    return "\n".join([head, *body])
+
+
+def ratio_table(rows: list[Measured]) -> str:
+    """Per downstream and concurrency: SATOSA's CPU per login over the broker's."""
+    runs = {(m.proxy, m.downstream, m.result.concurrency): m for m in rows}
+    head = ("| downstream | concurrency | broker CPU ms/login | SATOSA CPU ms/login | "
+            "SATOSA ÷ broker | broker logins/s | SATOSA logins/s |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    body = [f"| {downstream} | {concurrency} | {broker.proxy_ms:.2f} | {satosa.proxy_ms:.2f} | "
+            f"{satosa.proxy_ms / max(broker.proxy_ms, 1e-9):.1f} | {broker.result.per_second:.1f} | "
+            f"{satosa.result.per_second:.1f} |"
+            for (proxy, downstream, concurrency), broker in runs.items() if proxy == "broker"
+            if (satosa := runs.get(("satosa", downstream, concurrency))) is not None]
     return "\n".join([head, *body])
 
 
@@ -507,29 +578,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-concurrency", type=int, default=8)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--no-satosa", dest="satosa", action="store_false",
+                        help="leave out SATOSA, the peer run side by side")
+    parser.add_argument("--satosa-logins", type=int, default=60,
+                        help="timed logins per SATOSA run (it is much slower)")
+    parser.add_argument("--satosa-warmup", type=int, default=10,
+                        help="logins before each timed SATOSA run")
     args = parser.parse_args(argv)
-    print(machine())
+    satosa_bin = satosa_peer.ensure_installed() if args.satosa else None
+    print(machine(args.satosa))
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
     rows: list[Measured] = []
-    with world(args) as w:
+    with world(args, satosa_bin) as w:
         print(f"broker: broker serve, {args.workers} workers; IdP: {args.idp_workers} worker(s); "
               f"state: {'redis' if args.redis else 'SQL (SQLite)'}; folder {w.folder}")
-        kinds = logins(w)
+        kinds = {"broker": logins(w)}
+        counts = {"broker": (args.warmup, args.logins)}
+        if w.satosa is not None:
+            print(f"SATOSA: gunicorn, {args.workers} sync workers, {args.satosa_warmup} warm-up "
+                  f"and {args.satosa_logins} timed logins per run")
+            kinds["satosa"] = w.satosa.logins()
+            counts["satosa"] = (args.satosa_warmup, args.satosa_logins)
         for downstream in args.downstream:
             for concurrency in args.concurrency:
-                warm = run(kinds[downstream], args.warmup, concurrency)
-                report_failures(warm, f"{downstream} warm-up c={concurrency}")
-                measured = measure(w, downstream, kinds[downstream], args.logins, concurrency)
-                report_failures(measured.result, f"{downstream} c={concurrency}")
-                rows.append(measured)
-                print(measured.line(), flush=True)
+                for proxy, (warmup, count) in counts.items():
+                    login = kinds[proxy][downstream]
+                    warm = run(login, warmup, concurrency)
+                    report_failures(warm, f"{proxy} {downstream} warm-up c={concurrency}")
+                    measured = measure(w, proxy, downstream, login, count, concurrency)
+                    report_failures(measured.result, f"{proxy} {downstream} c={concurrency}")
+                    rows.append(measured)
+                    print(measured.line(), flush=True)
         print()
         print(table(rows))
+        if w.satosa is not None:
+            print(f"\nSATOSA's CPU per login over the broker's (the proxy's process tree, "
+                  f"children included):\n\n{ratio_table(rows)}\n\n{FUNCTIONAL_DIFFERENCE}")
         if args.profile:
             for downstream in args.downstream:
                 print(f"\nprofile, {downstream}, c={args.profile_concurrency}:")
-                print(profile(w, kinds[downstream], args.profile_logins,
+                print(profile(w, kinds["broker"][downstream], args.profile_logins,
                               args.profile_concurrency, args.profile_rate, args.top))
+    print(f"load average after: {Path('/proc/loadavg').read_text().split()[:3]}")
     failed = sum(m.result.failed for m in rows)
     if failed:
         print(f"\n!!! {failed} LOGINS FAILED: these figures do not measure working logins !!!",

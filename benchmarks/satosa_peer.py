@@ -501,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     ensure_installed()
-    print(f"SATOSA {installed_version()}, xmlsec1 {_xmlsec1_version()}, {args.workers} workers; "
+    print(f"SATOSA {installed_version()}, xmlsec1 {xmlsec1_version()}, {args.workers} workers; "
           f"load average before: {_loadavg()}")
     folder = Path(tempfile.mkdtemp(prefix="satosa-peer-"))
     try:
@@ -519,7 +519,8 @@ def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def _xmlsec1_version() -> str:
+def xmlsec1_version() -> str:
+    """The version ``xmlsec1 --version`` names (installing xmlsec1 when missing)."""
     result = subprocess.run([ensure_xmlsec1(), "--version"], capture_output=True, text=True,
                             check=False)
     return result.stdout.strip().split(" ")[1] if result.stdout.strip() else "?"
