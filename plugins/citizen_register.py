@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy.orm import Session
-
 from broker.identity import Link
 from broker.identity import Party
 from broker.pipeline import Option
 from broker.register.models import Mandate
-from broker.register.models import Person
 
 
-def citizen_options(session: Session, mandates: Sequence[Mandate], source: str) -> list[Option]:
+def citizen_options(mandates: Sequence[tuple[Mandate, str | None]], source: str) -> list[Option]:
+    """One option per mandate, for the person it names (with the name found beside it)."""
     options = []
-    for mandate in mandates:
-        person = session.get(Person, mandate.represented_id)
-        party = Party(id=mandate.represented_id, id_type="bsn",
-                      name=person.name if person else None)
+    for mandate, name in mandates:
+        party = Party(id=mandate.represented_id, id_type="bsn", name=name)
         link = Link(party=party, mandate_id=mandate.id, kind=mandate.kind, role=mandate.role,
                     services=tuple(mandate.services))
         options.append(Option(links=(link,), source=source))

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import and_
+from sqlalchemy import bindparam
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,6 +41,7 @@ from broker.register.models import AttemptCounter
 from broker.register.models import Letter
 from broker.register.models import Mandate
 from broker.register.models import MandateEvent
+from broker.register.models import Organisation
 from broker.register.models import Person
 from broker.services import ServiceCatalogue
 
@@ -169,13 +173,8 @@ class Register:
     def usable(self, representative_type: str, representative_id: str, service: str,
                kinds: Sequence[str]) -> list[Mandate]:
         """Active, currently valid mandates of ``kinds`` covering ``service``."""
-        now = self._clock()
-        rows = self._session.execute(select(Mandate).where(
-            Mandate.representative_type == representative_type,
-            Mandate.representative_id == representative_id,
-            Mandate.state == ACTIVE, Mandate.kind.in_(kinds),
-        )).scalars()
-        return [m for m in rows if service in m.services and _in_period(m, now)]
+        return usable_mandates(self._session, representative_type, representative_id, service,
+                               kinds, self._clock())
 
     # -- legal representation (administrators) ----------------------------------------------
 
@@ -392,6 +391,48 @@ def check_services(catalogue: ServiceCatalogue, services: Sequence[str], accepts
         if accepts not in service.accepts:
             raise RegisterError(f"Voor {service.name} kan {kind_nl} niet. / {service.name} "
                                 f"does not accept {kind_en}.")
+
+
+def usable_mandates(session: Session, representative_type: str, representative_id: str,
+                    service: str, kinds: Sequence[str], now: datetime) -> list[Mandate]:
+    """The representative's active mandates of ``kinds`` that cover ``service`` and are valid
+    at ``now``. One query on ix_mandate_representative; it needs no catalogue."""
+    rows = session.scalars(_USABLE, _held_by(representative_type, representative_id, kinds))
+    return [mandate for mandate in rows if _covers(mandate, service, now)]
+
+
+def usable_named(session: Session, representative_type: str, representative_id: str,
+                 service: str, kinds: Sequence[str], now: datetime, *,
+                 represented_type: str) -> list[tuple[Mandate, str | None]]:
+    """What the chooser offers at login: :func:`usable_mandates`, each with the name of the
+    party it represents when that party is of ``represented_type`` ("bsn": from the
+    population register, "kvk": from the trade register; else, or not found: None), in the
+    same query: a query per name was most of the lookup's time for someone with many
+    mandates, and one more round trip for everyone."""
+    rows = session.execute(_USABLE_NAMED[represented_type],
+                           _held_by(representative_type, representative_id, kinds))
+    return [(mandate, name) for mandate, name in rows if _covers(mandate, service, now)]
+
+
+def _held_by(party_type: str, party_id: str, kinds: Sequence[str]) -> dict[str, Any]:
+    return {"party_type": party_type, "party_id": party_id, "kinds": list(kinds)}
+
+
+def _covers(mandate: Mandate, service: str, now: datetime) -> bool:
+    return service in mandate.services and _in_period(mandate, now)
+
+
+#: the statements are built once: building one took half as long as running it
+_HELD_BY = (Mandate.representative_type == bindparam("party_type"),
+            Mandate.representative_id == bindparam("party_id"),
+            Mandate.state == ACTIVE, Mandate.kind.in_(bindparam("kinds", expanding=True)))
+_USABLE = select(Mandate).where(*_HELD_BY)
+_USABLE_NAMED = {
+    party_type: select(Mandate, name).outerjoin(table, and_(
+        Mandate.represented_type == party_type, key == Mandate.represented_id)).where(*_HELD_BY)
+    for party_type, table, key, name in (("bsn", Person, Person.bsn, Person.name),
+                                         ("kvk", Organisation, Organisation.kvk,
+                                          Organisation.name))}
 
 
 def _party(mandate: Mandate, side: str) -> str:

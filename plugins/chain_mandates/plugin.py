@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from broker import loa
 from broker.context import BrokerContext
 from broker.identity import Identity
@@ -19,10 +21,12 @@ from broker.identity import Link
 from broker.identity import Party
 from broker.pipeline import Option
 from broker.register.models import Mandate
-from broker.register.models import Organisation
 from broker.register.service import Limits
-from broker.register.service import Register
+from broker.register.service import usable_named
 from broker.services import Service
+
+#: one step of a path: the mandate that reaches a party (a KvK number), and the party's name
+_Step = tuple[Mandate, str | None]
 
 
 class ChainMandatesPlugin:
@@ -37,40 +41,47 @@ class ChainMandatesPlugin:
         if (organisation is None or organisation.id_type != "kvk"
                 or identity.acting.id_type != "pseudonym" or "chain" not in service.accepts):
             return []
-        register = self._context.register(clock=lambda: now)
-        authorisation = self._chain_authorisation(register, identity, organisation.id, service)
+        session = self._context.session()
+        authorisation = _chain_authorisation(session, identity, organisation.id, service, now)
         if authorisation is None:
             return []
-        start = Link(party=self._party(organisation.id), mandate_id=authorisation.id,
-                     kind="company", services=tuple(authorisation.services))
         depth = Limits(**self._context.settings.register).chain_depth
-        return self._walk(register, service, (start,), depth)
+        return [Option(links=tuple(_link(step, n) for n, step in enumerate(path)),
+                       source=self.name)
+                for path in _walk(session, service, now, (authorisation,), depth)]
 
-    def _chain_authorisation(self, register: Register, identity: Identity, kvk: str,
-                             service: Service) -> Mandate | None:
-        """The employee's company mandate from ``kvk`` that allows chains, at the login's level."""
-        for mandate in register.usable("pseudonym", identity.acting.id, service.uuid, ("company",)):
-            if (mandate.represented_type == "kvk" and mandate.represented_id == kvk
-                    and (mandate.extra or {}).get("chain") is True
-                    and loa.meets(identity.loa, mandate.loa or service.min_loa)):
-                return mandate
-        return None
 
-    def _walk(self, register: Register, service: Service, path: tuple[Link, ...],
-              depth: int) -> list[Option]:
-        """Options for every client of the path's last party, then their clients, to ``depth``."""
-        seen = {link.party.id for link in path}
-        options = []
-        for mandate in register.usable("kvk", path[-1].party.id, service.uuid, ("chain",)):
-            if mandate.represented_type != "kvk" or mandate.represented_id in seen:
-                continue
-            link = Link(party=self._party(mandate.represented_id), mandate_id=mandate.id,
-                        kind="chain", services=tuple(mandate.services))
-            options.append(Option(links=(*path, link), source=self.name))
-            if depth > 1:
-                options.extend(self._walk(register, service, (*path, link), depth - 1))
-        return options
+def _chain_authorisation(session: Session, identity: Identity, kvk: str, service: Service,
+                         now: datetime) -> _Step | None:
+    """The employee's company mandate from ``kvk`` that allows chains, at the login's level."""
+    for mandate, name in usable_named(session, "pseudonym", identity.acting.id, service.uuid,
+                                      ("company",), now, represented_type="kvk"):
+        if (mandate.represented_type == "kvk" and mandate.represented_id == kvk
+                and (mandate.extra or {}).get("chain") is True
+                and loa.meets(identity.loa, mandate.loa or service.min_loa)):
+            return mandate, name
+    return None
 
-    def _party(self, kvk: str) -> Party:
-        organisation = self._context.session().get(Organisation, kvk)
-        return Party(id=kvk, id_type="kvk", name=organisation.name if organisation else None)
+
+def _walk(session: Session, service: Service, now: datetime, path: tuple[_Step, ...],
+          depth: int) -> list[tuple[_Step, ...]]:
+    """Paths to every client of the path's last party, then to their clients, to ``depth``."""
+    seen = {mandate.represented_id for mandate, _ in path}
+    paths = []
+    for mandate, name in usable_named(session, "kvk", path[-1][0].represented_id, service.uuid,
+                                      ("chain",), now, represented_type="kvk"):
+        if mandate.represented_type != "kvk" or mandate.represented_id in seen:
+            continue
+        longer = (*path, (mandate, name))
+        paths.append(longer)
+        if depth > 1:
+            paths.extend(_walk(session, service, now, longer, depth - 1))
+    return paths
+
+
+def _link(step: _Step, position: int) -> Link:
+    """The employee's organisation (by its company mandate) first, then each client."""
+    mandate, name = step
+    return Link(party=Party(id=mandate.represented_id, id_type="kvk", name=name),
+                mandate_id=mandate.id, kind="company" if position == 0 else "chain",
+                services=tuple(mandate.services))

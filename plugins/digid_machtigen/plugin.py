@@ -7,6 +7,7 @@ from datetime import datetime
 from broker.context import BrokerContext
 from broker.identity import Identity
 from broker.pipeline import Option
+from broker.register.service import usable_named
 from broker.services import Service
 from plugins.citizen_register import citizen_options
 
@@ -21,7 +22,6 @@ class DigidMachtigenPlugin:
     def options(self, identity: Identity, service: Service, now: datetime) -> list[Option]:
         if identity.acting.id_type != "bsn" or "voluntary" not in service.accepts:
             return []
-        session = self._context.session()
-        register = self._context.register(clock=lambda: now)
-        mandates = register.usable("bsn", identity.acting.id, service.uuid, ("voluntary",))
-        return citizen_options(session, mandates, self.name)
+        mandates = usable_named(self._context.session(), "bsn", identity.acting.id,
+                                service.uuid, ("voluntary",), now, represented_type="bsn")
+        return citizen_options(mandates, self.name)

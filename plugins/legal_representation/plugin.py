@@ -7,6 +7,7 @@ from datetime import datetime
 from broker.context import BrokerContext
 from broker.identity import Identity
 from broker.pipeline import Option
+from broker.register.service import usable_named
 from broker.services import Service
 from plugins.citizen_register import citizen_options
 
@@ -24,8 +25,7 @@ class LegalRepresentationPlugin:
         roles = {kind.split(":", 1)[1] for kind in service.accepts if kind.startswith("legal:")}
         if not roles:
             return []
-        session = self._context.session()
-        register = self._context.register(clock=lambda: now)
-        mandates = [m for m in register.usable("bsn", identity.acting.id, service.uuid,
-                                               ("legal",)) if m.role in roles]
-        return citizen_options(session, mandates, self.name)
+        mandates = [(m, name) for m, name in usable_named(
+            self._context.session(), "bsn", identity.acting.id, service.uuid, ("legal",), now,
+            represented_type="bsn") if m.role in roles]
+        return citizen_options(mandates, self.name)

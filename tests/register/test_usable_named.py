@@ -1,0 +1,97 @@
+"""The chooser's lookup: a representative's usable mandates, each with the represented party's
+name from the population or trade register in the same query."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from broker.demo.seed import seed
+from broker.register.models import ACTIVE
+from broker.register.models import REVOKED
+from broker.register.models import Mandate
+from broker.register.service import usable_mandates
+from broker.register.service import usable_named
+from tests.fakes import Clock
+
+JAN, FATIMA, NOOR = "999993653", "999990676", "999990019"
+BAKERY, OFFICE, UNKNOWN_KVK = "10000001", "20000002", "30000003"
+INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"
+ZORG = "e00bfadf-3129-5f5d-88eb-63e4ca833c5d"
+OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
+NOBODY_BSN = "999990031"  # passes the 11-test; not in the demo's population register
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def session(database: Any, clock: Clock) -> Any:
+    seed(database, now=clock.now)
+    return database
+
+
+def _add(session: Any, clock: Clock, *, kind: str, represented: tuple[str, str],
+         representative: tuple[str, str], services: list[str], state: str = ACTIVE,
+         role: str | None = None) -> Mandate:
+    mandate = Mandate(
+        id=str(uuid.uuid4()), kind=kind, role=role, represented_type=represented[0],
+        represented_id=represented[1], representative_type=representative[0],
+        representative_id=representative[1], services=services,
+        valid_from=clock.now - timedelta(days=1), valid_until=None, state=state,
+        created_at=clock.now, extra={})
+    session.add(mandate)
+    session.commit()
+    return mandate
+
+
+def _named(session: Any, clock: Clock, party: tuple[str, str], service: str,
+           kinds: tuple[str, ...], represented_type: str) -> list[tuple[str, str | None]]:
+    found = usable_named(session, *party, service, kinds, clock.now,
+                         represented_type=represented_type)
+    assert [m.id for m, _ in found] == [m.id for m in usable_mandates(
+        session, *party, service, kinds, clock.now)]
+    return sorted((mandate.represented_id, name) for mandate, name in found)
+
+
+def test_citizens_come_with_their_names_from_the_population_register(session: Any,
+                                                                      clock: Clock) -> None:
+    assert _named(session, clock, ("bsn", FATIMA), INKOMSTEN, ("voluntary",), "bsn") == [
+        (JAN, "Jan Jansen")]
+    assert _named(session, clock, ("bsn", FATIMA), ZORG, ("legal",), "bsn") == [
+        (NOOR, "Noor El Amrani")]
+
+
+def test_a_party_missing_from_its_register_has_no_name(session: Any, clock: Clock) -> None:
+    _add(session, clock, kind="voluntary", represented=("bsn", NOBODY_BSN),
+         representative=("bsn", FATIMA), services=[INKOMSTEN])
+    _add(session, clock, kind="chain", represented=("kvk", UNKNOWN_KVK),
+         representative=("kvk", OFFICE), services=[OMZET])
+    assert _named(session, clock, ("bsn", FATIMA), INKOMSTEN, ("voluntary",), "bsn") == [
+        (NOBODY_BSN, None), (JAN, "Jan Jansen")]
+    assert _named(session, clock, ("kvk", OFFICE), OMZET, ("chain",), "kvk") == [
+        (BAKERY, "Bakkerij De Korenaar B.V."), (UNKNOWN_KVK, None)]
+
+
+def test_only_the_named_kind_of_party_is_looked_up(session: Any, clock: Clock) -> None:
+    """A KvK number is never named from the population register, nor a BSN from the trade
+    register, even where the same text is in both."""
+    assert _named(session, clock, ("kvk", OFFICE), OMZET, ("chain",), "bsn") == [
+        (BAKERY, None)]
+    assert _named(session, clock, ("bsn", FATIMA), INKOMSTEN, ("voluntary",), "kvk") == [
+        (JAN, None)]
+
+
+def test_what_is_not_usable_is_left_out(session: Any, clock: Clock) -> None:
+    _add(session, clock, kind="voluntary", represented=("bsn", NOOR),
+         representative=("bsn", FATIMA), services=[INKOMSTEN], state=REVOKED)
+    _add(session, clock, kind="voluntary", represented=("bsn", NOOR),
+         representative=("bsn", FATIMA), services=[ZORG])
+    assert _named(session, clock, ("bsn", FATIMA), INKOMSTEN, ("voluntary",), "bsn") == [
+        (JAN, "Jan Jansen")]
+    assert _named(session, clock, ("bsn", FATIMA), INKOMSTEN, ("legal",), "bsn") == []
+    clock.now += timedelta(days=400)  # the seeded mandate was given for a year
+    assert _named(session, clock, ("bsn", FATIMA), INKOMSTEN, ("voluntary",), "bsn") == []
