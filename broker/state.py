@@ -16,12 +16,11 @@ from datetime import timedelta
 from typing import Any
 from typing import Protocol
 
+from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from broker.db import EphemeralState
@@ -105,25 +104,20 @@ class SqlStateStore:
         session.commit()
 
     def incr(self, key: str, ttl: int) -> int:
+        """One INSERT ... ON CONFLICT DO UPDATE ... RETURNING: the database orders concurrent
+        callers on the key, so each gets its own number; an expired counter starts again."""
         session = self._session()
-        now = self._clock()
-        for _ in range(3):  # a concurrent first increment may win the insert; then count on it
-            live = (StateCounter.key == key, StateCounter.expires_at > now)
-            bumped = session.execute(update(StateCounter).where(*live).values(
-                count=StateCounter.count + 1))
-            if bumped.rowcount == 1:  # type: ignore[attr-defined]
-                count = session.execute(select(StateCounter.count).where(*live)).scalar_one()
-                session.commit()
-                return int(count)
-            session.execute(delete(StateCounter).where(StateCounter.key == key))
-            session.add(StateCounter(key=key, count=1, expires_at=self._expiry(ttl)))
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                continue
-            return 1
-        raise RuntimeError(f"counter {key} kept changing")
+        statement = _upsert(session, StateCounter).values(key=key, count=1,
+                                                          expires_at=self._expiry(ttl))
+        live = StateCounter.expires_at > self._clock()
+        count = session.execute(statement.on_conflict_do_update(
+            index_elements=[StateCounter.key],
+            set_={"count": case((live, StateCounter.count + 1), else_=1),
+                  "expires_at": case((live, StateCounter.expires_at),
+                                     else_=statement.excluded.expires_at)},
+        ).returning(StateCounter.count)).scalar_one()
+        session.commit()
+        return int(count)
 
     def purge_expired(self) -> int:
         session = self._session()
@@ -137,8 +131,8 @@ class SqlStateStore:
         return self._clock() + timedelta(seconds=ttl)
 
 
-def _upsert(session: Session) -> Any:
+def _upsert(session: Session, table: Any = EphemeralState) -> Any:
     """INSERT with ON CONFLICT for the session's database (SQLite and PostgreSQL say it alike)."""
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(EphemeralState)
-    return sqlite.insert(EphemeralState)
+        return postgresql.insert(table)
+    return sqlite.insert(table)
