@@ -466,8 +466,10 @@ def db_current(instance: Path, config: Path | None) -> None:
 
     settings = _settings(config, instance)
     with _database(settings):
-        found, needed = schema.current(), schema.head()
-    click.echo(f"database: {found or 'empty'}; this code needs: {needed}")
+        found, needed, unversioned = schema.current(), schema.head(), schema.unversioned()
+    state = found or ("tables without a recorded revision (made before migrations; "
+                      "`broker db upgrade` adopts them)" if unversioned else "empty")
+    click.echo(f"database: {state}; this code needs: {needed}")
     if found != needed:
         sys.exit(1)
 

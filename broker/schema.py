@@ -57,10 +57,16 @@ def current() -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def unversioned() -> bool:
+    """The database has the broker's tables but no recorded revision: it was made by
+    ``db.create_all()`` before migrations existed."""
+    return current() is None and _has_broker_tables()
+
+
 def upgrade(revision: str = "head") -> None:
     """Bring the app's database to ``revision``. A database made by ``db.create_all()``
     before migrations existed is first recorded as :data:`FIRST_REVISION`."""
-    if current() is None and _has_broker_tables():
+    if unversioned():
         flask_migrate.stamp(directory=str(MIGRATIONS), revision=FIRST_REVISION)
     flask_migrate.upgrade(directory=str(MIGRATIONS), revision=revision)
 

@@ -157,6 +157,24 @@ def test_database(server_url: str) -> Iterator[TestDatabase]:
         admin.dispose()
 
 
+@contextmanager
+def empty_database(server_url: str) -> Iterator[str]:
+    """A database without any table on the server of ``server_url``, dropped afterwards."""
+    name = f"broker_test_{os.getpid()}_empty"
+    server = make_url(sqlalchemy_url(server_url))
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT",
+                          poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def redis_prefix() -> str:
     """A key prefix no other test uses."""
     return f"test-{secrets.token_hex(6)}:"
