@@ -137,41 +137,33 @@ class TestDatabase:
 
 def test_database(server_url: str) -> Iterator[TestDatabase]:
     """Make ``broker_test_<pid>`` on the server of ``server_url``, migrate it, drop it after."""
-    name = f"broker_test_{os.getpid()}"
-    server = make_url(sqlalchemy_url(server_url))
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT",
-                          poolclass=NullPool)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    migrate(url)
-    engine = create_engine(url, poolclass=NullPool)
-    tables = tuple(f'"{table.name}"' for table in schema.metadata().sorted_tables)
-    try:
-        yield TestDatabase(url=url, engine=engine, tables=tables)
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with empty_database(server_url, f"broker_test_{os.getpid()}") as url:
+        migrate(url)
+        engine = create_engine(url, poolclass=NullPool)
+        tables = tuple(f'"{table.name}"' for table in schema.metadata().sorted_tables)
+        try:
+            yield TestDatabase(url=url, engine=engine, tables=tables)
+        finally:
+            engine.dispose()
 
 
 @contextmanager
-def empty_database(server_url: str) -> Iterator[str]:
-    """A database without any table on the server of ``server_url``, dropped afterwards."""
-    name = f"broker_test_{os.getpid()}_empty"
+def empty_database(server_url: str, name: str | None = None) -> Iterator[str]:
+    """The URL of a database without any table (``name``, else ``broker_test_<pid>_empty``)
+    on the server of ``server_url``, made anew and dropped afterwards."""
+    name = name or f"broker_test_{os.getpid()}_empty"
     server = make_url(sqlalchemy_url(server_url))
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT",
                           poolclass=NullPool)
+    drop = text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(drop)
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         yield server.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(drop)
         admin.dispose()
 
 
