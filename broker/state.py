@@ -9,13 +9,16 @@ winner.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
 from typing import Protocol
 
+from sqlalchemy import bindparam
 from sqlalchemy import case
 from sqlalchemy import delete
 from sqlalchemy import select
@@ -50,7 +53,11 @@ class StateStore(Protocol):
 
 
 class SqlStateStore:
-    """A :class:`StateStore` on the broker's SQL database."""
+    """A :class:`StateStore` on the broker's SQL database.
+
+    Its statements are built once per dialect with bound parameters, so a call pays for
+    executing one statement, not for building and compiling it.
+    """
 
     def __init__(self, session: Callable[[], Session],
                  clock: Callable[[], datetime] = utcnow) -> None:
@@ -59,63 +66,42 @@ class SqlStateStore:
 
     def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
         session = self._session()
-        statement = _upsert(session).values(key=key, value=json.dumps(value),
-                                            expires_at=self._expiry(ttl))
-        session.execute(statement.on_conflict_do_update(
-            index_elements=[EphemeralState.key],
-            set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at}))
+        session.connection().execute(_statements(session).put, {
+            "key": key, "value": json.dumps(value), "expires_at": self._expiry(ttl)})
         session.commit()
 
     def get(self, key: str) -> dict[str, Any] | None:
-        row = self._session().execute(
-            select(EphemeralState.value, EphemeralState.expires_at)
-            .where(EphemeralState.key == key)
-        ).first()
-        if row is None or aware(row.expires_at) <= self._clock():
-            return None
-        return json.loads(row.value)  # type: ignore[no-any-return]
+        session = self._session()
+        row = session.connection().execute(_statements(session).get, {"key": key}).first()
+        return self._live(row)
 
     def take(self, key: str) -> dict[str, Any] | None:
         """One DELETE ... RETURNING: of two callers, the database gives the row to one."""
         session = self._session()
-        row = session.execute(delete(EphemeralState).where(EphemeralState.key == key).returning(
-            EphemeralState.value, EphemeralState.expires_at)).first()
+        row = session.connection().execute(_statements(session).take, {"key": key}).first()
         session.commit()
-        if row is None or aware(row.expires_at) <= self._clock():
-            return None
-        return json.loads(row.value)  # type: ignore[no-any-return]
+        return self._live(row)
 
     def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
         """One INSERT that replaces only an expired entry: a live one makes it return no row."""
         session = self._session()
-        statement = _upsert(session).values(key=key, value=json.dumps(value),
-                                            expires_at=self._expiry(ttl))
-        stored = session.execute(statement.on_conflict_do_update(
-            index_elements=[EphemeralState.key],
-            set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
-            where=EphemeralState.expires_at <= self._clock(),
-        ).returning(EphemeralState.key)).first()
+        stored = session.connection().execute(_statements(session).add, {
+            "key": key, "value": json.dumps(value), "expires_at": self._expiry(ttl),
+            "now": self._clock()}).first()
         session.commit()
         return stored is not None
 
     def delete(self, key: str) -> None:
         session = self._session()
-        session.execute(delete(EphemeralState).where(EphemeralState.key == key))
+        session.connection().execute(_statements(session).delete, {"key": key})
         session.commit()
 
     def incr(self, key: str, ttl: int) -> int:
         """One INSERT ... ON CONFLICT DO UPDATE ... RETURNING: the database orders concurrent
         callers on the key, so each gets its own number; an expired counter starts again."""
         session = self._session()
-        statement = _upsert(session, StateCounter).values(key=key, count=1,
-                                                          expires_at=self._expiry(ttl))
-        live = StateCounter.expires_at > self._clock()
-        count = session.execute(statement.on_conflict_do_update(
-            index_elements=[StateCounter.key],
-            set_={"count": case((live, StateCounter.count + 1), else_=1),
-                  "expires_at": case((live, StateCounter.expires_at),
-                                     else_=statement.excluded.expires_at)},
-        ).returning(StateCounter.count)).scalar_one()
+        count = session.connection().execute(_statements(session).incr, {
+            "key": key, "expires_at": self._expiry(ttl), "now": self._clock()}).scalar_one()
         session.commit()
         return int(count)
 
@@ -130,9 +116,52 @@ class SqlStateStore:
     def _expiry(self, ttl: int) -> datetime:
         return self._clock() + timedelta(seconds=ttl)
 
+    def _live(self, row: Any) -> dict[str, Any] | None:
+        if row is None or aware(row.expires_at) <= self._clock():
+            return None
+        return json.loads(row.value)  # type: ignore[no-any-return]
 
-def _upsert(session: Session, table: Any = EphemeralState) -> Any:
-    """INSERT with ON CONFLICT for the session's database (SQLite and PostgreSQL say it alike)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The store's statements for one dialect, with bound parameters named as in the calls."""
+
+    put: Any
+    get: Any
+    take: Any
+    add: Any
+    delete: Any
+    incr: Any
+
+
+@functools.cache
+def _statements_for(dialect: str) -> _Statements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    state = insert(EphemeralState).values(
+        key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires_at"))
+    replace = {"value": state.excluded.value, "expires_at": state.excluded.expires_at}
+    counter = insert(StateCounter).values(
+        key=bindparam("key"), count=1, expires_at=bindparam("expires_at"))
+    live = StateCounter.expires_at > bindparam("now")
+    by_key = EphemeralState.key == bindparam("key")
+    return _Statements(
+        put=state.on_conflict_do_update(index_elements=[EphemeralState.key], set_=replace),
+        get=select(EphemeralState.value, EphemeralState.expires_at).where(by_key),
+        take=delete(EphemeralState).where(by_key).returning(
+            EphemeralState.value, EphemeralState.expires_at),
+        add=state.on_conflict_do_update(
+            index_elements=[EphemeralState.key], set_=replace,
+            where=EphemeralState.expires_at <= bindparam("now")).returning(EphemeralState.key),
+        delete=delete(EphemeralState).where(by_key),
+        incr=counter.on_conflict_do_update(
+            index_elements=[StateCounter.key],
+            set_={"count": case((live, StateCounter.count + 1), else_=1),
+                  "expires_at": case((live, StateCounter.expires_at),
+                                     else_=counter.excluded.expires_at)},
+        ).returning(StateCounter.count),
+    )
+
+
+def _statements(session: Session) -> _Statements:
+    """The statements for the session's database (SQLite and PostgreSQL say them alike)."""
+    return _statements_for(session.get_bind().dialect.name)
