@@ -20,6 +20,7 @@ from broker import admin
 from broker import registry
 from broker import schema
 from broker.config import Settings
+from broker.config_cache import ConfigCache
 from broker.context import BrokerContext
 from broker.db import db
 from broker.db import is_embedded
@@ -100,7 +101,8 @@ def _context(settings: Settings) -> BrokerContext:
     store: StateStore = (connect_redis(settings.redis_url, settings.redis_prefix) if settings.redis_url
                          else SqlStateStore(lambda: db.session()))
     flows = Flows(store, lifetime=settings.flow_lifetime_seconds)
-    return BrokerContext(settings=settings, store=store, flows=flows, session=lambda: db.session())
+    return BrokerContext(settings=settings, store=store, flows=flows, session=lambda: db.session(),
+                         config=ConfigCache(max_age=settings.config_cache_seconds))
 
 
 def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:

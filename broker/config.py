@@ -11,6 +11,7 @@
     database_url = "sqlite:///broker.db"       # or env DATABASE_URL / BROKER_DATABASE_URL
     redis_url = "redis://cache:6379/0"         # optional, or env REDIS_URL: state in Redis
     redis_prefix = "broker:"                   # before every key: brokers sharing one Redis
+    config_cache_seconds = 5                   # services, clients, SPs kept per process (0: off)
 
     [connectors.digid]                         # the table key names the instance
     type = "mock_digid"                        # entry point in group broker.connectors
@@ -60,7 +61,7 @@ from broker.errors import ConfigError
 _BROKER_KEYS = {
     "base_url": str, "allow_mock_connectors": bool, "demo": bool, "clock_skew_seconds": int,
     "flow_lifetime_seconds": int, "database_url": str, "trust_proxy": bool, "redis_url": str,
-    "redis_prefix": str,
+    "redis_prefix": str, "config_cache_seconds": int,
 }
 #: the databases the broker runs on: the embedded SQLite default, or PostgreSQL
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
@@ -100,6 +101,8 @@ class Settings:
     trust_proxy: bool = False
     clock_skew_seconds: int = 60
     flow_lifetime_seconds: int = 900
+    #: how long a process keeps services, clients and SPs it read (see broker.config_cache)
+    config_cache_seconds: int = 5
     connectors: tuple[ComponentSettings, ...] = ()
     frontends: tuple[ComponentSettings, ...] = ()
     plugins: tuple[ComponentSettings, ...] = ()
@@ -173,6 +176,7 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
         trust_proxy=broker.get("trust_proxy", False),
         clock_skew_seconds=_bounded(broker, "clock_skew_seconds", 60, 0, 300),
         flow_lifetime_seconds=_bounded(broker, "flow_lifetime_seconds", 900, 60, 3600),
+        config_cache_seconds=_bounded(broker, "config_cache_seconds", 5, 0, 300),
         connectors=_components(data, "connectors"),
         frontends=_components(data, "frontends"),
         plugins=_components(data, "plugins"),

@@ -11,12 +11,12 @@ from dataclasses import field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker import keys
 from broker.config import Settings
+from broker.config_cache import ConfigCache
 from broker.db import ServiceRecord
 from broker.db import utcnow
 from broker.flow import Flows
@@ -47,6 +47,8 @@ class BrokerContext:
     flows: Flows
     session: Callable[[], Session]
     clock: Callable[[], datetime] = utcnow
+    #: services, clients and service providers read from the database (off unless given)
+    config: ConfigCache = field(default_factory=lambda: ConfigCache(max_age=0))
     _keys: dict[str, keys.KeyPair] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
@@ -66,25 +68,17 @@ class BrokerContext:
                         limits=Limits(**self.settings.register))
 
     def catalogue(self) -> ServiceCatalogue:
-        """The services, read once per database session (in the web app: once per request)
-        and read again after the session writes a service."""
-        session = self.session()
-        cached = session.info.get(_CATALOGUE)
-        if cached is None:
-            rows = session.execute(select(ServiceRecord)).scalars()
-            cached = session.info[_CATALOGUE] = ServiceCatalogue(
-                [service_from_record(row) for row in rows])
-        return cached  # type: ignore[no-any-return]
+        """The services, from the configuration cache (see :mod:`broker.config_cache`)."""
+        catalogue = self.config.get(_CATALOGUE, self._read_catalogue)
+        assert catalogue is not None
+        return catalogue
+
+    def _read_catalogue(self) -> ServiceCatalogue:
+        rows = self.session().execute(select(ServiceRecord)).scalars()
+        return ServiceCatalogue([service_from_record(row) for row in rows])
 
 
-_CATALOGUE = "broker.catalogue"
-
-
-@event.listens_for(Session, "after_flush")
-def _forget_catalogue_on_service_change(session: Session, _context: Any) -> None:
-    if _CATALOGUE in session.info and any(isinstance(row, ServiceRecord) for row in (
-            *session.new, *session.dirty, *session.deleted)):
-        del session.info[_CATALOGUE]
+_CATALOGUE = "catalogue"
 
 
 def service_from_record(row: ServiceRecord) -> Service:

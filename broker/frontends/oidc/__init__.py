@@ -50,7 +50,7 @@ class OidcFrontend:
         self.blueprint: Blueprint = create_blueprint(self)
 
     def find_client(self, client_id: str) -> RegisteredClient | None:
-        return find_client(self.context.session(), client_id)
+        return find_client(self.context.session(), client_id, self.context.config)
 
     def respond(self, identity: Identity, flow: Flow) -> Continuation:
         """Issue a one-time code for ``identity`` and send the browser to the redirect_uri."""

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from broker.config_cache import ConfigCache
 from broker.db import OidcClient
 from broker.errors import InputError
 from broker.frontends.oidc.claims import PROFILES
@@ -74,10 +75,18 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def find_client(session: Session, client_id: str) -> RegisteredClient | None:
-    """The registered client ``client_id``, or None (also for implausible ids)."""
+def find_client(session: Session, client_id: str,
+                cache: ConfigCache | None = None) -> RegisteredClient | None:
+    """The registered client ``client_id``, or None (also for implausible ids); read through
+    ``cache`` when given."""
     if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
         return None
+    if cache is None:
+        return _read(session, client_id)
+    return cache.get(("oidc-client", client_id), lambda: _read(session, client_id))
+
+
+def _read(session: Session, client_id: str) -> RegisteredClient | None:
     row = session.get(OidcClient, client_id)
     if row is None:
         return None

@@ -107,7 +107,7 @@ class SamlIdpFrontend:
             force_authn=authn.force_authn)
 
     def _find_provider(self, entity_id: str) -> providers.RegisteredProvider | None:
-        return providers.find(self.context.session(), entity_id)
+        return providers.find(self.context.session(), entity_id, self.context.config)
 
     def _refuse_replay(self, authn: messages.AuthnRequest) -> None:
         ttl = 2 * (self.context.settings.clock_skew_seconds + 300)

@@ -19,6 +19,7 @@ import requests
 from lxml import etree
 from sqlalchemy.orm import Session
 
+from broker.config_cache import ConfigCache
 from broker.db import ServiceProvider
 from broker.errors import InputError
 from broker.errors import UnknownServiceError
@@ -75,8 +76,24 @@ def register_service_provider(session: Session, *, metadata: bytes, service: str
     return row
 
 
-def find(session: Session, entity_id: str) -> RegisteredProvider | None:
-    """The registered SP ``entity_id``, or None (also when its metadata has expired)."""
+def find(session: Session, entity_id: str,
+         cache: ConfigCache | None = None) -> RegisteredProvider | None:
+    """The registered SP ``entity_id``, or None (also when its metadata has expired); read
+    through ``cache`` when given."""
+    if cache is None:
+        provider = _read(session, entity_id)
+    else:
+        provider = cache.get(("saml-sp", entity_id), lambda: _read(session, entity_id))
+    if provider is None:
+        return None
+    valid_until = provider.metadata.valid_until
+    if valid_until is not None and valid_until <= datetime.now(UTC):
+        return None
+    return provider
+
+
+def _read(session: Session, entity_id: str) -> RegisteredProvider | None:
+    """The SP as registered, its metadata parsed once per version of its row."""
     row = session.get(ServiceProvider, entity_id)
     if row is None:
         return None
@@ -95,9 +112,6 @@ def find(session: Session, entity_id: str) -> RegisteredProvider | None:
         for stale in [key for key in _CACHE if key[0] == entity_id]:
             del _CACHE[stale]
         _CACHE[(entity_id, digest)] = cached
-    valid_until = cached.metadata.valid_until
-    if valid_until is not None and valid_until <= datetime.now(UTC):
-        return None
     return cached
 
 
