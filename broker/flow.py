@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -89,15 +88,20 @@ class Flows:
         self._clock = clock
 
     def start(self, *, browser_binding: str, force_authn: bool = False,
-              max_age: int | None = None, **fields: Any) -> Flow:
-        """A new flow; ``max_age`` (any value) implies ``force_authn``."""
+              max_age: int | None = None, stored: bool = True, **fields: Any) -> Flow:
+        """A new flow; ``max_age`` (any value) implies ``force_authn``.
+
+        ``stored=False`` when the caller hands the flow straight to a connector, whose
+        :meth:`upstream_started` stores it: one write fewer per login.
+        """
         if max_age is not None and max_age < 0:
             raise ValueError("max_age must not be negative")
         flow = Flow(id=secrets.token_urlsafe(32), browser=browser_digest(browser_binding),
                     created_at=self._clock().isoformat(),
                     force_authn=force_authn or max_age is not None, max_age=max_age,
                     **fields)
-        self._save(flow)
+        if stored:
+            self._save(flow)
         return flow
 
     def load(self, flow_id: str, browser_binding: str | None, *expected: str) -> Flow:
@@ -167,7 +171,8 @@ class Flows:
         self._store.delete(_key(flow.id))
 
     def _save(self, flow: Flow) -> None:
-        self._store.put(_key(flow.id), asdict(flow), self._lifetime)
+        # a shallow view, not dataclasses.asdict's deep copy: the store serialises it at once
+        self._store.put(_key(flow.id), vars(flow), self._lifetime)
 
 
 def _key(flow_id: str) -> str:

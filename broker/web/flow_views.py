@@ -58,19 +58,19 @@ def begin(*, frontend: str, requester: str, requester_name: str, service: Servic
     """
     rt = runtime()
     binding = security.browser_binding() or security.new_binding()
+    eligible = _eligible_connectors(service)
+    chosen = [name for name in eligible if name == upstream_hint] or (
+        eligible if len(eligible) == 1 else [])
     flow = rt.context.flows.start(
         browser_binding=binding, frontend=frontend, requester=requester,
         requester_name=requester_name, service=service.uuid,
         min_loa=loa.highest([service.min_loa, min_loa]) or service.min_loa,
         return_to=return_to, request=request_data, upstream_hint=upstream_hint,
-        force_authn=force_authn, max_age=max_age)
+        force_authn=force_authn, max_age=max_age, stored=not chosen)
     g.broker_flow = flow
     log.info("flow %s started by %s for service %s", _short(flow.id), requester, service.uuid)
-    eligible = _eligible_connectors(service)
     if not eligible:
         raise NoLoginMethodError(f"no connector serves {service.via}")
-    chosen = [name for name in eligible if name == upstream_hint] or (
-        eligible if len(eligible) == 1 else [])
     response: Response = (
         make_response(rt.connectors[chosen[0]].start(flow)) if chosen
         else redirect(url_for("flow.upstream", flow_id=flow.id), 303))
@@ -112,7 +112,10 @@ def upstream(flow_id: str) -> Any:
 
 @bp.get("/<flow_id>/continue")
 def resume(flow_id: str) -> Any:
-    """After authentication: check the level, then ask on whose behalf (when there is a choice)."""
+    """After authentication: check the level, then ask on whose behalf (when there is a choice).
+
+    The choice page is shown here, not behind another redirect: one round trip fewer per login.
+    Its form posts to :func:`choose`, which also shows it again (a reload, a way back)."""
     rt = runtime()
     flow = _load(flow_id, AUTHENTICATED)
     identity = flow.get_identity()
@@ -127,7 +130,7 @@ def resume(flow_id: str) -> Any:
     if not service.allows_self and len(options) == 1:
         return finish(flow, identity.acting_for(*options[0].links))
     rt.context.flows.offer(flow, [option.to_dict() for option in options])
-    return redirect(url_for("flow.choose", flow_id=flow.id), 303)
+    return _chooser(flow, service, options)
 
 
 @bp.route("/<flow_id>/choose", methods=["GET", "POST"])
@@ -141,8 +144,7 @@ def choose(flow_id: str) -> Any:
     identity = flow.get_identity()
     service = rt.service(flow.service)
     if request.method == "GET":
-        return render_template("flow/choose.html", flow=flow, service=service,
-                               options=[Option.from_dict(o) for o in flow.options])
+        return _chooser(flow, service, [Option.from_dict(o) for o in flow.options])
     choice = request.form.get("choice", "")
     offered = {Option.from_dict(o).key for o in flow.options}
     if choice == "self" and service.allows_self:
@@ -151,6 +153,10 @@ def choose(flow_id: str) -> Any:
     if choice not in offered or choice not in current:
         raise RepresentationError("choice is not among the valid options")
     return finish(flow, identity.acting_for(*current[choice].links))
+
+
+def _chooser(flow: Flow, service: Service, options: list[Option]) -> str:
+    return render_template("flow/choose.html", flow=flow, service=service, options=options)
 
 
 def _options(identity: Identity, service: Service) -> list[Option]:

@@ -2,6 +2,7 @@
 stack trace, and nothing issued twice."""
 
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import requests
@@ -47,7 +48,8 @@ def test_replayed_choice_is_refused_and_issues_no_second_code(browser: Browser,
     oidc_login(browser, rp, INKOMSTEN, "fatima")
     form = browser.form("form.choices")
     token = form.xpath(".//input[@name='csrf_token']/@value")[0]
-    url = browser.last.url
+    url = urljoin(browser.last.url, form.get("action"))
+    assert url.endswith("/choose")
     first = browser.session.post(url, data={"csrf_token": token, "choice": "self"},
                                  allow_redirects=False, timeout=10)
     assert first.status_code == 303 and first.headers["Location"].startswith(OIDC_REDIRECT)
