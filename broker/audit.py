@@ -223,24 +223,26 @@ def party(party_type: str, party_id: str) -> str:
 
 
 def _take_head(session: Session) -> tuple[int, str]:
-    """Lock the head row (an UPDATE, held until the caller's transaction ends), then read it."""
-    if _lock_head(session) == 0:
+    """Lock the head row (an UPDATE, held until the caller's transaction ends) and read it,
+    in one statement."""
+    row = session.connection().execute(_LOCK_AND_READ_HEAD).first()
+    if row is None:
         _start_head(session)
-    row = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).one()
+        row = session.connection().execute(_LOCK_AND_READ_HEAD).one()
     return int(row.seq), str(row.hash)
 
 
-def _lock_head(session: Session) -> int:
-    """Lock the head row; how many rows that locked (0 or 1)."""
-    locked = session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq))
-    return int(locked.rowcount)  # type: ignore[attr-defined]
+#: the head row locked by a no-op UPDATE that returns it (SQLite 3.35+ and PostgreSQL)
+_LOCK_AND_READ_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq).returning(
+    _HEAD.c.seq, _HEAD.c.hash)
 
 
 def _start_head(session: Session) -> None:
-    """Start the head of an empty trail (the migrations leave the table empty), or lock the
-    head another first appender has just made: on PostgreSQL an UPDATE of no row locks
+    """Start the head of an empty trail (the migrations leave the table empty), unless
+    another first appender has just made it: on PostgreSQL an UPDATE of no row locks
     nothing, so two first appenders both get here, and the second waits on the key until the
-    first commits. Only with the key held is "no head, but entries" the trail's fault."""
+    first commits, then locks the head with the caller's next UPDATE. Only with the key held
+    is "no head, but entries" the trail's fault."""
     try:
         with session.begin_nested():
             session.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS))
@@ -248,7 +250,7 @@ def _start_head(session: Session) -> None:
                 raise AuditError("audit_head is missing while the trail has entries; "
                                  "run `broker audit verify`")
     except IntegrityError:
-        _lock_head(session)
+        pass  # another appender made it; the caller's UPDATE waits for its lock
 
 
 class _Walk:
