@@ -91,12 +91,12 @@ def redeem_code(store: StateStore, code: str) -> IssuedCode | None:
 
 
 def save_access_token(store: StateStore, token: str, grant: AccessGrant, code_digest: str) -> None:
-    """Keep ``token`` (hashed) for userinfo, and note it on its code's used mark."""
+    """Keep ``token`` (hashed) for userinfo, and note it on its code's used mark (which
+    :func:`redeem_code` left empty: a code yields one token)."""
     token_digest = digest(token)
     store.put(_token_key(token_digest), asdict(grant), ACCESS_TOKEN_LIFETIME)
-    mark = store.get(_used_key(code_digest)) or {"tokens": []}
-    mark["tokens"].append(token_digest)
-    store.put(_used_key(code_digest), mark, USED_MARK_LIFETIME)
+    # a code is redeemed once, so its mark lists this one token
+    store.put(_used_key(code_digest), {"tokens": [token_digest]}, USED_MARK_LIFETIME)
 
 
 def find_access_token(store: StateStore, token: str) -> AccessGrant | None:
