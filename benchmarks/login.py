@@ -220,9 +220,11 @@ def prepare_instance(config: Path, instance: Path, sp_metadata_out: Path) -> tup
     return secret, sp_key
 
 
-def broker_command(world_config: Path, instance: Path, port: int, workers: int) -> list[str]:
+def broker_command(world_config: Path, instance: Path, port: int, workers: int,
+                   threads: int = 1) -> list[str]:
     return [str(BIN / "broker"), "serve", "--bind", f"127.0.0.1:{port}", "--workers",
-            str(workers), "--instance", str(instance), "--config", str(world_config)]
+            str(workers), "--threads", str(threads), "--instance", str(instance),
+            "--config", str(world_config)]
 
 
 def start(name: str, command: list[str], folder: Path) -> subprocess.Popen[bytes]:
@@ -279,7 +281,8 @@ def world(args: argparse.Namespace, satosa_bin: Path | None) -> Iterator[World]:
             "--workdir", str(idp_dir), *(f"--sp-metadata={path}" for path in sp_metadatas),
             "--workers", str(args.idp_workers)], folder)
         processes["broker"] = start(
-            "broker", broker_command(config, instance, broker_port, args.workers), folder)
+            "broker", broker_command(config, instance, broker_port, args.workers,
+                                     args.threads), folder)
         if peer is not None:
             processes["satosa"] = peer.start(workers=args.workers)
         wait_for(f"{idp_url}/metadata", processes["idp"], folder / "idp.log")
@@ -569,6 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--downstream", nargs="+", choices=["oidc", "saml"], default=["oidc", "saml"])
     parser.add_argument("--workers", type=int, default=2, help="broker gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads per broker worker (more than 1: gunicorn's gthread worker, "
+                             "which keeps connections alive)")
     parser.add_argument("--idp-workers", type=int, default=1)
     parser.add_argument("--redis", action="store_true", help="state in a local redis-server")
     parser.add_argument("--profile", action="store_true",
@@ -590,7 +596,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average before: {Path('/proc/loadavg').read_text().split()[:3]}")
     rows: list[Measured] = []
     with world(args, satosa_bin) as w:
-        print(f"broker: broker serve, {args.workers} workers; IdP: {args.idp_workers} worker(s); "
+        print(f"broker: broker serve, {args.workers} workers × {args.threads} threads; "
+              f"IdP: {args.idp_workers} worker(s); "
               f"state: {'redis' if args.redis else 'SQL (SQLite)'}; folder {w.folder}")
         kinds = {"broker": logins(w)}
         counts = {"broker": (args.warmup, args.logins)}

@@ -92,7 +92,8 @@ class Flows:
         """A new flow; ``max_age`` (any value) implies ``force_authn``.
 
         ``stored=False`` when the caller hands the flow straight to a connector, whose
-        :meth:`upstream_started` stores it: one write fewer per login.
+        :meth:`upstream_started` stores it (one write fewer per login); :meth:`keep` stores it
+        when the connector did not.
         """
         if max_age is not None and max_age < 0:
             raise ValueError("max_age must not be negative")
@@ -116,6 +117,11 @@ class Flows:
         if expected and flow.state not in expected:
             raise FlowError(f"flow step out of order: state {flow.state}")
         return flow
+
+    def keep(self, flow: Flow) -> None:
+        """Store a flow started with ``stored=False`` that is still in its first state."""
+        if flow.state == STARTED:
+            self._save(flow)
 
     def upstream_started(self, flow: Flow, connector: str, request_id: str) -> None:
         """Record the upstream request; its id later finds the flow (single use)."""

@@ -49,6 +49,25 @@ def test_step_out_of_order_is_refused(flows: Flows) -> None:
         flows.load(flow.id, "b", "authenticated")
 
 
+def test_a_flow_started_unstored_is_stored_when_its_upstream_request_is_recorded(
+        flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", stored=False, **FIELDS)
+    with pytest.raises(FlowError, match="unknown"):
+        flows.load(flow.id, "b")
+    flows.upstream_started(flow, "digid", "_req1")
+    assert flows.load(flow.id, "b", "upstream").connector == "digid"
+
+
+def test_keep_stores_an_unstored_flow_and_leaves_a_later_one_alone(flows: Flows) -> None:
+    flow = flows.start(browser_binding="b", stored=False, **FIELDS)
+    flows.keep(flow)
+    assert flows.load(flow.id, "b", "started").id == flow.id
+    flows.upstream_started(flow, "digid", "_req1")
+    flows.authenticated(flow, IDENTITY)
+    flows.keep(flow)  # past its first state: nothing to store
+    assert flows.load(flow.id, "b").state == "authenticated"
+
+
 def test_finding_the_flow_of_an_answer_consumes_nothing(flows: Flows) -> None:
     flow = flows.start(browser_binding="b", **FIELDS)
     flows.upstream_started(flow, "digid", "_req1")

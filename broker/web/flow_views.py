@@ -71,9 +71,11 @@ def begin(*, frontend: str, requester: str, requester_name: str, service: Servic
     log.info("flow %s started by %s for service %s", _short(flow.id), requester, service.uuid)
     if not eligible:
         raise NoLoginMethodError(f"no connector serves {service.via}")
-    response: Response = (
-        make_response(rt.connectors[chosen[0]].start(flow)) if chosen
-        else redirect(url_for("flow.upstream", flow_id=flow.id), 303))
+    if not chosen:
+        response = redirect(url_for("flow.upstream", flow_id=flow.id), 303)
+    else:
+        response = make_response(rt.connectors[chosen[0]].start(flow))
+        rt.context.flows.keep(flow)  # for a connector that recorded no upstream request
     security.ensure_browser_binding(response, binding)
     return response
 
