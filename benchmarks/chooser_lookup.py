@@ -31,6 +31,12 @@ timed alone, on a connection already checked out (a request has loaded its flow 
 the plugins); the session is ended after each, as at the end of a request. Warm: a warm-up of
 the same mix runs first. ``--profile`` runs cProfile over the mix; ``--explain`` shows the
 statements of one lookup per class with EXPLAIN ANALYZE (PostgreSQL) or EXPLAIN QUERY PLAN.
+
+``--against REV`` measures the chooser as it was at git revision REV beside the work tree's, in
+one process, on the same database and the same lookups, in alternating rounds (``--rounds``):
+REV's ``broker/pipeline.py``, ``broker/register/service.py`` and plugin modules are loaded as a
+package of their own (their imports of each other pointed there), and both must give the same
+options (parties, names, links, order) for every lookup before anything is timed.
 """
 
 from __future__ import annotations
@@ -38,10 +44,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import hashlib
+import importlib
 import io
 import os
 import pstats
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +57,7 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -429,24 +438,118 @@ class Timing:
                 f"{sum(self.options) / len(self.options):5.1f}, some {found:4.0%}")
 
 
-def run(app: Flask, lookups: list[Lookup]) -> dict[str, Timing]:
-    """Time ``gather`` for each (class, identity, service); per class and overall ("all")."""
+@dataclass(frozen=True)
+class Chooser:
+    """The plugins and the ``gather`` that a lookup runs: the work tree's, or a revision's."""
+
+    label: str
+    plugins: list[Any]
+    gather: Callable[..., list[Any]]
+
+
+def current(app: Flask) -> Chooser:
+    return Chooser("work tree", list(app.extensions["broker"].plugins.values()), gather)
+
+
+def run(app: Flask, lookups: list[Lookup], chooser: Chooser | None = None,
+        timings: dict[str, Timing] | None = None, *, overall: bool = True) -> dict[str, Timing]:
+    """Time ``gather`` for each (class, identity, service); per class and, with ``overall``,
+    overall ("all"); added to ``timings`` when given."""
     runtime = app.extensions["broker"]
-    plugins = list(runtime.plugins.values())
-    timings: dict[str, Timing] = {}
+    chooser = chooser or current(app)
+    timings = {} if timings is None else timings
     with app.app_context():
         for name, identity, service in lookups:
             # the request has its connection and transaction: it loaded its flow already
             db.session.execute(text("SELECT 1"))
             started = time.perf_counter_ns()
-            options = gather(plugins, identity, service, runtime.context.clock())
+            options = chooser.gather(chooser.plugins, identity, service, runtime.context.clock())
             elapsed = time.perf_counter_ns() - started
             db.session.remove()
-            for key in (name, "all"):
+            for key in (name, "all") if overall else (name,):
                 timing = timings.setdefault(key, Timing(key, [], []))
                 timing.nanos.append(elapsed)
                 timing.options.append(len(options))
     return timings
+
+
+#: what a revision's chooser is made of: module name in its package -> path in the repository
+REVISION_FILES = {
+    "pipeline": "broker/pipeline.py", "service": "broker/register/service.py",
+    "citizen_register": "plugins/citizen_register.py",
+    **{kind: f"plugins/{kind}/plugin.py" for kind in (
+        "digid_machtigen", "legal_representation", "eherkenning", "chain_mandates")}}
+
+
+def revision(app: Flask, rev: str, folder: Path) -> Chooser:
+    """The chooser as at git revision ``rev``, beside the work tree's: its files written to
+    ``folder`` as a package whose modules import each other, and the plugins built as the
+    broker built the work tree's (same names, same context)."""
+    root = Path(__file__).resolve().parents[1]
+    package = folder / "chooser_at_revision"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    imports = {f"from {module} import": f"from chooser_at_revision.{name} import"
+               for name, module in (("pipeline", "broker.pipeline"),
+                                    ("service", "broker.register.service"),
+                                    ("citizen_register", "plugins.citizen_register"))}
+    for name, path in REVISION_FILES.items():
+        source = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root, check=True,
+                                capture_output=True, text=True).stdout
+        for old, new in imports.items():
+            source = source.replace(old, new)
+        (package / f"{name}.py").write_text(source)
+    sys.path.insert(0, str(folder))
+    runtime = app.extensions["broker"]
+    classes = {point.name: point.value.split(":")[1]
+               for point in entry_points(group="broker.plugins")}
+    plugins = [getattr(importlib.import_module(f"chooser_at_revision.{PLUGINS[name]['type']}"),
+                       classes[PLUGINS[name]["type"]])(name=name, context=runtime.context)
+               for name in runtime.plugins]
+    gather_at = importlib.import_module("chooser_at_revision.pipeline").gather
+    return Chooser(rev, plugins, gather_at)
+
+
+def same_options(app: Flask, choosers: list[Chooser], lookups: list[Lookup]) -> bool:
+    """Whether every chooser gives the same options, in the same order, for every lookup."""
+    now = app.extensions["broker"].context.clock()
+    answers = []
+    with app.app_context():
+        for chooser in choosers:
+            answer = []
+            for _, identity, service in lookups:
+                options = chooser.gather(chooser.plugins, identity, service, now)
+                answer.append([option.to_dict() for option in options])
+                db.session.remove()
+            answers.append(answer)
+    return all(answer == answers[0] for answer in answers)
+
+
+def compare(app: Flask, choosers: list[Chooser], mix: list[Lookup], heavy: list[Lookup],
+            rounds: int) -> dict[str, dict[str, Timing]]:
+    """Per chooser, its timings over ``rounds`` rounds of ``mix`` and ``heavy``, the choosers
+    taking turns (in the opposite order every other round) after a warm-up round each."""
+    for chooser in choosers:
+        run(app, mix + heavy, chooser)
+    timings: dict[str, dict[str, Timing]] = {chooser.label: {} for chooser in choosers}
+    for number in range(rounds):
+        for chooser in choosers if number % 2 == 0 else choosers[::-1]:
+            run(app, mix, chooser, timings[chooser.label])
+            run(app, heavy, chooser, timings[chooser.label], overall=False)
+        print(f"  round {number + 1} of {rounds}; load average %.2f" % os.getloadavg()[0],
+              flush=True)
+    return timings
+
+
+def statement_counts(app: Flask, chooser: Chooser, lookups: list[Lookup]) -> dict[str, int]:
+    """Statements of the first lookup of each class (the request's own ``SELECT 1`` left out)."""
+    counts: dict[str, int] = {}
+    for lookup in lookups:
+        if lookup[0] not in counts:
+            with statements(app) as seen:
+                run(app, [lookup], chooser)
+            counts[lookup[0]] = sum(1 for statement, _ in seen if statement != "SELECT 1")
+    return counts
 
 
 def profile(app: Flask, lookups: list[Lookup], lines: int) -> str:
@@ -512,6 +615,30 @@ def broker_app(url: str, folder: Path) -> Flask:
     return create_app(load_settings(config, instance_path=folder, environ={}))
 
 
+def against(broker: Flask, world: World, options: argparse.Namespace, rng: random.Random,
+            now: Any, catalogue: ServiceCatalogue, folder: Path) -> None:
+    """--against: check, count statements, then time both choosers in alternating rounds."""
+    choosers = [revision(broker, options.against, folder), current(broker)]
+    check = (sample(world, options.warmup, rng, now, catalogue)
+             + heavy_sample(world, 10, rng, now, catalogue))
+    same = same_options(broker, choosers, check)
+    print(f"the same options for all {len(check):,} lookups: {same}")
+    if not same:
+        raise SystemExit("the choosers differ: nothing timed")
+    for chooser in choosers:
+        print(f"statements per lookup, {chooser.label}: "
+              f"{statement_counts(broker, chooser, check)}")
+    mix = sample(world, options.lookups // options.rounds, rng, now, catalogue)
+    heavy = heavy_sample(world, max(options.heavy // options.rounds, 1), rng, now, catalogue)
+    print("load average before the lookups: %.2f %.2f %.2f" % os.getloadavg())
+    timings = compare(broker, choosers, mix, heavy, options.rounds)
+    print("load average after the lookups: %.2f %.2f %.2f" % os.getloadavg())
+    for name in ["all", *classes(world)[0], *classes(world)[1]]:
+        for chooser in choosers:
+            if name in timings[chooser.label]:
+                print(f"  {chooser.label[:10]:10} " + timings[chooser.label][name].line())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="postgresql://USER@HOST/NEWDB (created and "
@@ -527,6 +654,10 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true", help="use a database kept before "
                         "as it is, and keep it (PostgreSQL)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--against", metavar="REV", help="also measure the chooser as at git "
+                        "revision REV, in alternating rounds with the work tree's")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds with --against; each "
+                        "runs --lookups/rounds of the mix and --heavy/rounds of each heavy class")
     options = parser.parse_args()
     world = World(options.mandates)
     with fresh_database(options.database_url, keep=options.keep, reuse=options.reuse) as url, \
@@ -546,6 +677,12 @@ def main() -> int:
         with broker.app_context():
             context = broker.extensions["broker"].context
             now, catalogue = context.clock(), context.catalogue()
+        if options.against:
+            against(broker, world, options, rng, now, catalogue, Path(tmp))
+            with broker.app_context():
+                db.session.remove()
+                db.engine.dispose()
+            return 0
         print("load average before the lookups: %.2f %.2f %.2f" % os.getloadavg())
         run(broker, sample(world, options.warmup, rng, now, catalogue))
         timings = run(broker, sample(world, options.lookups, rng, now, catalogue))

@@ -4,12 +4,18 @@ A plugin is found through the ``broker.plugins`` entry-point group, built as
 ``factory(name=..., context=..., **options)`` from its ``[plugins.<name>]`` table, and answers
 one question (:meth:`MandateSource.options`). The core gathers every enabled plugin's answer,
 removes duplicates, asks the person, and puts the chosen option's links on the identity.
+
+While :func:`gather` runs, the plugins' register look-ups can share what they read
+(:func:`lookup_memo`): the voluntary and the legal plugin, for one, both need the same person's
+mandates, and read them in one statement without knowing of each other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from collections.abc import Iterable
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +24,9 @@ from typing import Protocol
 from broker.identity import Identity
 from broker.identity import Link
 from broker.services import Service
+
+#: what the sources of the running :func:`gather` have read, by key; None outside a gather
+_LOOKUP: ContextVar[dict[Hashable, Any] | None] = ContextVar("broker_lookup", default=None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,7 +71,20 @@ def gather(sources: Iterable[MandateSource], identity: Identity, service: Servic
            now: datetime) -> list[Option]:
     """All sources' options, each party chain once (first source wins), ordered by name."""
     found: dict[str, Option] = {}
-    for source in sources:
-        for option in source.options(identity, service, now):
-            found.setdefault(option.key, option)
-    return sorted(found.values(), key=lambda o: ((o.party.name or "").lower(), o.key))
+    token = _LOOKUP.set({})
+    try:
+        for source in sources:
+            for option in source.options(identity, service, now):
+                found.setdefault(option.key, option)
+    finally:
+        _LOOKUP.reset(token)
+    return [found[key] for _, key in sorted(
+        ((option.party.name or "").lower(), key) for key, option in found.items())]
+
+
+def lookup_memo() -> dict[Hashable, Any] | None:
+    """Where the sources of the running :func:`gather` keep what they read, for each other and
+    for their own later calls; None outside a gather (then keep nothing). Only for reads that
+    cannot change during the lookup (it writes nothing); a key must name all that its value
+    depends on, the session too."""
+    return _LOOKUP.get()

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 from broker.identity import Link
 from broker.identity import Party
 from broker.pipeline import Option
-from broker.register.models import Mandate
+from broker.register.service import UsableMandate
 
 
-def citizen_options(mandates: Sequence[tuple[Mandate, str | None]], source: str) -> list[Option]:
+def citizen_options(mandates: Sequence[UsableMandate], source: str) -> list[Option]:
     """One option per mandate, for the person it names (with the name found beside it)."""
     options = []
-    for mandate, name in mandates:
-        party = Party(id=mandate.represented_id, id_type="bsn", name=name)
+    for mandate in mandates:
+        party = Party(id=mandate.represented_id, id_type="bsn", name=mandate.name)
         link = Link(party=party, mandate_id=mandate.id, kind=mandate.kind, role=mandate.role,
                     services=tuple(mandate.services))
         options.append(Option(links=(link,), source=source))

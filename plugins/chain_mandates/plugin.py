@@ -20,13 +20,10 @@ from broker.identity import Identity
 from broker.identity import Link
 from broker.identity import Party
 from broker.pipeline import Option
-from broker.register.models import Mandate
 from broker.register.service import Limits
+from broker.register.service import UsableMandate
 from broker.register.service import usable_named
 from broker.services import Service
-
-#: one step of a path: the mandate that reaches a party (a KvK number), and the party's name
-_Step = tuple[Mandate, str | None]
 
 
 class ChainMandatesPlugin:
@@ -46,42 +43,46 @@ class ChainMandatesPlugin:
         if authorisation is None:
             return []
         depth = Limits(**self._context.settings.register).chain_depth
-        return [Option(links=tuple(_link(step, n) for n, step in enumerate(path)),
-                       source=self.name)
-                for path in _walk(session, service, now, (authorisation,), depth)]
+        start = (_link(authorisation, "company"),)
+        return [Option(links=links, source=self.name)
+                for links in _walk(session, service, now, start, {authorisation.represented_id},
+                                   authorisation.represented_id, depth)]
 
 
 def _chain_authorisation(session: Session, identity: Identity, kvk: str, service: Service,
-                         now: datetime) -> _Step | None:
-    """The employee's company mandate from ``kvk`` that allows chains, at the login's level."""
-    for mandate, name in usable_named(session, "pseudonym", identity.acting.id, service.uuid,
-                                      ("company",), now, represented_type="kvk"):
+                         now: datetime) -> UsableMandate | None:
+    """The employee's company mandate from ``kvk`` that allows chains, at the login's level.
+    The clients of ``kvk`` (asked for next when there is one) come in the same statement."""
+    for mandate in usable_named(session, "pseudonym", identity.acting.id, service.uuid,
+                                ("company",), now, represented_type="kvk",
+                                also=(("kvk", kvk),)):
         if (mandate.represented_type == "kvk" and mandate.represented_id == kvk
                 and (mandate.extra or {}).get("chain") is True
                 and loa.meets(identity.loa, mandate.loa or service.min_loa)):
-            return mandate, name
+            return mandate
     return None
 
 
-def _walk(session: Session, service: Service, now: datetime, path: tuple[_Step, ...],
-          depth: int) -> list[tuple[_Step, ...]]:
-    """Paths to every client of the path's last party, then to their clients, to ``depth``."""
-    seen = {mandate.represented_id for mandate, _ in path}
+def _walk(session: Session, service: Service, now: datetime, path: tuple[Link, ...],
+          seen: set[str], last: str, depth: int) -> list[tuple[Link, ...]]:
+    """Paths to every client of ``last`` (the path's last party, a KvK number), then to their
+    clients, to ``depth``; ``seen``: the KvK numbers on the path, which no path visits twice."""
     paths = []
-    for mandate, name in usable_named(session, "kvk", path[-1][0].represented_id, service.uuid,
-                                      ("chain",), now, represented_type="kvk"):
-        if mandate.represented_type != "kvk" or mandate.represented_id in seen:
+    for mandate in usable_named(session, "kvk", last, service.uuid, ("chain",), now,
+                                represented_type="kvk"):
+        client = mandate.represented_id
+        if mandate.represented_type != "kvk" or client in seen:
             continue
-        longer = (*path, (mandate, name))
+        longer = (*path, _link(mandate, "chain"))
         paths.append(longer)
         if depth > 1:
-            paths.extend(_walk(session, service, now, longer, depth - 1))
+            paths.extend(_walk(session, service, now, longer, seen | {client}, client,
+                               depth - 1))
     return paths
 
 
-def _link(step: _Step, position: int) -> Link:
-    """The employee's organisation (by its company mandate) first, then each client."""
-    mandate, name = step
-    return Link(party=Party(id=mandate.represented_id, id_type="kvk", name=name),
-                mandate_id=mandate.id, kind="company" if position == 0 else "chain",
-                services=tuple(mandate.services))
+def _link(mandate: UsableMandate, kind: str) -> Link:
+    """The employee's organisation (by its company mandate, ``kind`` "company") or a client
+    (by its chain mandate, "chain"), named from the trade register."""
+    return Link(party=Party(id=mandate.represented_id, id_type="kvk", name=mandate.name),
+                mandate_id=mandate.id, kind=kind, services=tuple(mandate.services))

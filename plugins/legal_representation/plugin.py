@@ -25,7 +25,7 @@ class LegalRepresentationPlugin:
         roles = {kind.split(":", 1)[1] for kind in service.accepts if kind.startswith("legal:")}
         if not roles:
             return []
-        mandates = [(m, name) for m, name in usable_named(
+        mandates = [m for m in usable_named(
             self._context.session(), "bsn", identity.acting.id, service.uuid, ("legal",), now,
             represented_type="bsn") if m.role in roles]
         return citizen_options(mandates, self.name)
