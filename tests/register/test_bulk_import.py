@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from broker.context import service_from_record
 from broker.db import ServiceRecord
+from broker.db import aware
 from broker.demo.seed import seed
 from broker.errors import InputError
 from broker.register import bulk_import
@@ -305,3 +306,25 @@ def test_chain_rows_that_loop_or_run_too_deep_are_rejected_like_in_the_portal(
     assert report.accepted == 0
     again = import_rows(session, catalogue, rows[1:], actor="admin:test", chain_depth=2)
     assert again.accepted == 1 and not again.rejected
+
+
+def test_import_stores_every_column_as_given_even_an_odd_actor(session, catalogue,
+                                                               tmp_path) -> None:
+    """Tabs, newlines and backslashes in the actor survive the write (COPY's text format on
+    PostgreSQL escapes them); times, dates, services and branch read back as written."""
+    actor = "admin:tab\there\\back\nslash"
+    import_file(session, catalogue, _csv(tmp_path, *GOOD.values()), actor=actor, now=NOW)
+    company = session.execute(select(Mandate).where(
+        Mandate.representative_id == "emp1@bench")).scalar_one()
+    assert (company.represented_type, company.represented_id, company.representative_type) == (
+        "kvk", "10000001", "pseudonym")
+    assert aware(company.created_at) == NOW
+    assert aware(company.valid_from) == datetime(2025, 1, 1, tzinfo=UTC)
+    assert aware(company.valid_until) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert (company.loa, company.extra, company.services) == (
+        "substantial", {"branch": "000012345678"}, [OMZET])
+    chain = session.execute(select(Mandate).where(Mandate.kind == "chain",
+                                                  Mandate.import_key.is_not(None))).scalar_one()
+    assert (chain.valid_until, chain.loa, chain.extra) == (None, None, {})
+    [event] = company.events
+    assert (event.actor, aware(event.at), event.reason) == (actor, NOW, "bulk import")
