@@ -10,7 +10,7 @@ requests, and these change only when an administrator registers something. A
 - a write by another process (the CLI, another broker) is seen within ``max_age`` seconds;
 - absence is never kept: a relying party registered a moment ago is found at once.
 
-``max_age = 0`` turns caching off.
+``max_age = 0`` turns caching off (:data:`UNCACHED`).
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class ConfigCache:
     def get(self, key: Hashable, read: Callable[[], _T | None]) -> _T | None:
         """The value under ``key``, from ``read()`` when there is no fresh copy.
         None from ``read`` is returned and not kept."""
+        if self._max_age <= 0:
+            return read()
         now = self._clock()
         entry = self._entries.get(key)
         if entry is not None and entry.generation == _generation and (
@@ -67,6 +69,10 @@ class ConfigCache:
 
 
 _WRITTEN = "broker.configuration_written"
+
+
+#: reads every time: for callers that keep no copies
+UNCACHED = ConfigCache(max_age=0)
 
 
 @event.listens_for(Session, "after_flush")

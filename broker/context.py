@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from broker import keys
 from broker.config import Settings
+from broker.config_cache import UNCACHED
 from broker.config_cache import ConfigCache
 from broker.db import ServiceRecord
 from broker.db import utcnow
@@ -48,7 +49,7 @@ class BrokerContext:
     session: Callable[[], Session]
     clock: Callable[[], datetime] = utcnow
     #: services, clients and service providers read from the database (off unless given)
-    config: ConfigCache = field(default_factory=lambda: ConfigCache(max_age=0))
+    config: ConfigCache = UNCACHED
     _keys: dict[str, keys.KeyPair] = field(default_factory=dict)
 
     def url(self, path: str) -> str:

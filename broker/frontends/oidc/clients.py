@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from broker.config_cache import UNCACHED
 from broker.config_cache import ConfigCache
 from broker.db import OidcClient
 from broker.errors import InputError
@@ -76,13 +77,11 @@ def hash_secret(secret: str) -> str:
 
 
 def find_client(session: Session, client_id: str,
-                cache: ConfigCache | None = None) -> RegisteredClient | None:
+                cache: ConfigCache = UNCACHED) -> RegisteredClient | None:
     """The registered client ``client_id``, or None (also for implausible ids); read through
-    ``cache`` when given."""
+    ``cache``."""
     if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
         return None
-    if cache is None:
-        return _read(session, client_id)
     return cache.get(("oidc-client", client_id), lambda: _read(session, client_id))
 
 

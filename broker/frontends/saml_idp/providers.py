@@ -19,6 +19,7 @@ import requests
 from lxml import etree
 from sqlalchemy.orm import Session
 
+from broker.config_cache import UNCACHED
 from broker.config_cache import ConfigCache
 from broker.db import ServiceProvider
 from broker.errors import InputError
@@ -77,13 +78,10 @@ def register_service_provider(session: Session, *, metadata: bytes, service: str
 
 
 def find(session: Session, entity_id: str,
-         cache: ConfigCache | None = None) -> RegisteredProvider | None:
+         cache: ConfigCache = UNCACHED) -> RegisteredProvider | None:
     """The registered SP ``entity_id``, or None (also when its metadata has expired); read
-    through ``cache`` when given."""
-    if cache is None:
-        provider = _read(session, entity_id)
-    else:
-        provider = cache.get(("saml-sp", entity_id), lambda: _read(session, entity_id))
+    through ``cache``."""
+    provider = cache.get(("saml-sp", entity_id), lambda: _read(session, entity_id))
     if provider is None:
         return None
     valid_until = provider.metadata.valid_until
