@@ -447,8 +447,7 @@ def usable_named(session: Session, representative_type: str, representative_id: 
     statement (outside a gather it is ignored)."""
     return [row for row in _held_named(session, (representative_type, representative_id),
                                        represented_type, also)
-            if row.kind in kinds and service in row.services
-            and in_period(row.valid_from, row.valid_until, now)]
+            if row.kind in kinds and _covers(row, service, now)]
 
 
 def _held_named(session: Session, party: tuple[str, str], represented_type: str,
@@ -491,7 +490,7 @@ def _held_by(party_type: str, party_id: str, kinds: Sequence[str]) -> dict[str, 
     return {"party_type": party_type, "party_id": party_id, "kinds": list(kinds)}
 
 
-def _covers(mandate: Mandate, service: str, now: datetime) -> bool:
+def _covers(mandate: Mandate | UsableMandate, service: str, now: datetime) -> bool:
     return service in mandate.services and _in_period(mandate, now)
 
 
@@ -557,7 +556,7 @@ def audit_mandate_change(session: Session, mandate: Mandate, *, actor: str, acti
                          "reason": reason})
 
 
-def _in_period(mandate: Mandate, now: datetime) -> bool:
+def _in_period(mandate: Mandate | UsableMandate, now: datetime) -> bool:
     return in_period(mandate.valid_from, mandate.valid_until, now)
 
 
