@@ -91,9 +91,9 @@ class Flows:
               max_age: int | None = None, stored: bool = True, **fields: Any) -> Flow:
         """A new flow; ``max_age`` (any value) implies ``force_authn``.
 
-        ``stored=False`` when the caller hands the flow straight to a connector, whose
-        :meth:`upstream_started` stores it (one write fewer per login); :meth:`keep` stores it
-        when the connector did not.
+        ``stored=False`` when the caller may hand the flow straight to a connector, whose
+        :meth:`upstream_started` stores it (one write fewer per login); :meth:`keep` then
+        stores it if nothing did.
         """
         if max_age is not None and max_age < 0:
             raise ValueError("max_age must not be negative")

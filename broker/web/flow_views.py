@@ -58,24 +58,25 @@ def begin(*, frontend: str, requester: str, requester_name: str, service: Servic
     """
     rt = runtime()
     binding = security.browser_binding() or security.new_binding()
-    eligible = _eligible_connectors(service)
-    chosen = [name for name in eligible if name == upstream_hint] or (
-        eligible if len(eligible) == 1 else [])
     flow = rt.context.flows.start(
         browser_binding=binding, frontend=frontend, requester=requester,
         requester_name=requester_name, service=service.uuid,
         min_loa=loa.highest([service.min_loa, min_loa]) or service.min_loa,
         return_to=return_to, request=request_data, upstream_hint=upstream_hint,
-        force_authn=force_authn, max_age=max_age, stored=not chosen)
+        force_authn=force_authn, max_age=max_age, stored=False)
     g.broker_flow = flow
     log.info("flow %s started by %s for service %s", _short(flow.id), requester, service.uuid)
+    eligible = _eligible_connectors(service)
     if not eligible:
         raise NoLoginMethodError(f"no connector serves {service.via}")
-    if not chosen:
-        response = redirect(url_for("flow.upstream", flow_id=flow.id), 303)
-    else:
-        response = make_response(rt.connectors[chosen[0]].start(flow))
-        rt.context.flows.keep(flow)  # for a connector that recorded no upstream request
+    chosen = [name for name in eligible if name == upstream_hint] or (
+        eligible if len(eligible) == 1 else [])
+    response: Response = (
+        make_response(rt.connectors[chosen[0]].start(flow)) if chosen
+        else redirect(url_for("flow.upstream", flow_id=flow.id), 303))
+    # a connector's upstream_started has stored the flow; else (the upstream choice page, or a
+    # connector that recorded no request) it is stored here: one write either way
+    rt.context.flows.keep(flow)
     security.ensure_browser_binding(response, binding)
     return response
 
