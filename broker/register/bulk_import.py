@@ -357,16 +357,14 @@ class _ChainGuard:
         """The database's active, current chain mandates from (``forward``) or to
         ``parties``, as :func:`chain_edges` reads them."""
         near = Mandate.represented_id if forward else Mandate.representative_id
-        query = select(
-            Mandate.represented_id, Mandate.representative_id, Mandate.services,
-            Mandate.valid_from, Mandate.valid_until,
-        ).where(_CHAIN_IN_FORCE)
         if self._session.get_bind().dialect.name == "postgresql":
             rows: Any = self._session.execute(sql_text(_PARTIES_LATERAL.format(
                 near=near.name, chain=_CHAIN_IN_FORCE.text)), {"parties": ",".join(parties)})
         else:
-            rows = self._session.execute(query.where(_among(self._session, near,
-                                                            sorted(parties))))
+            rows = self._session.execute(select(
+                Mandate.represented_id, Mandate.representative_id, Mandate.services,
+                Mandate.valid_from, Mandate.valid_until,
+            ).where(_CHAIN_IN_FORCE, _among(self._session, near, sorted(parties))))
         return [(client, intermediary, tuple(services))
                 for client, intermediary, services, valid_from, valid_until in rows
                 if in_period(valid_from, valid_until, self._now)]
