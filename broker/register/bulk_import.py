@@ -44,6 +44,7 @@ from typing import NamedTuple
 from typing import TextIO
 from typing import TypeVar
 
+from sqlalchemy import Select
 from sqlalchemy import String
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -293,6 +294,9 @@ class _ChainGuard:
         results: list[RowError | None] = [None] * len(rows)
         chain = [i for i, (row, key) in enumerate(rows)
                  if row.kind == "chain" and key not in self._held.edges]
+        if chain:
+            in_force = self._in_force_keys([rows[i][1] for i in chain])
+            chain = [i for i in chain if rows[i][1] not in in_force]
         if not chain:
             return results
         graph = _Graph(self._around({party for i in chain for party in (
@@ -340,6 +344,18 @@ class _ChainGuard:
         self._held.add(key, edge)
         return False
 
+    def _in_force_keys(self, keys: list[str]) -> set[str]:
+        """The ``keys`` of chain mandates in force in the database. Such a row is its own edge
+        in the graph, so the rules would find the intermediary represents the client already,
+        imported before: no objection, and no graph to build (a re-import of a whole file).
+        Filtered here, not in SQL, so that PostgreSQL looks the keys up in their own index."""
+        columns = (Mandate.import_key, Mandate.valid_from, Mandate.valid_until,
+                   *(getattr(Mandate, name) for name in _CHAIN))
+        rows = self._session.execute(*_among_keys(self._session, select(*columns), keys))
+        chain = tuple(_CHAIN.values())
+        return {key for key, valid_from, valid_until, *kind in rows
+                if tuple(kind) == chain and in_period(valid_from, valid_until, self._now)}
+
     def _around(self, parties: set[str]) -> set[_Edge]:
         """Every chain edge (in force in the database, or held) on a path from or to
         ``parties``: all that the rules look at for edges between them."""
@@ -370,10 +386,12 @@ class _ChainGuard:
                 if in_period(valid_from, valid_until, self._now)]
 
 
+#: what a chain mandate in force is, besides its period (:func:`chain_edges`' filter)
+_CHAIN = {"kind": "chain", "state": ACTIVE, "represented_type": "kvk",
+          "representative_type": "kvk"}
 #: the constants written out, not bound, so that a prepared statement's plan knows them
-_CHAIN_IN_FORCE = sql_text(f"mandate.kind = 'chain' AND mandate.state = '{ACTIVE}' AND "
-                           "mandate.represented_type = 'kvk' AND "
-                           "mandate.representative_type = 'kvk'")
+_CHAIN_IN_FORCE = sql_text(" AND ".join(f"mandate.{name} = '{value}'"
+                                        for name, value in _CHAIN.items()))
 
 
 #: on PostgreSQL one index probe per party, forced by LATERAL with OFFSET 0 (which keeps the
@@ -387,7 +405,7 @@ _PARTIES_LATERAL = (
 
 
 def _among(session: Session, column: Any, values: list[str]) -> Any:
-    """``column IN values`` with one bound parameter on SQLite (see :data:`_PRESENT`)."""
+    """``column IN values`` with one bound parameter on SQLite (see :data:`_KEY_AMONG`)."""
     if session.get_bind().dialect.name == "sqlite":
         return column.in_(sql_text("SELECT value FROM json_each(:among)").bindparams(
             among=json.dumps(values)).columns(value=String))
@@ -684,23 +702,27 @@ def _flush(session: Session, batch: list[tuple[_Row, str]], report: ImportReport
     return set() if dry_run else {key for _, key in new}
 
 
-#: which of many import keys exist, in one statement with one parameter: SQLAlchemy's IN
-#: with a bound parameter per key cost more than the query itself
-_PRESENT = {
-    "sqlite": "SELECT import_key FROM mandate WHERE import_key IN "
-              "(SELECT value FROM json_each(:keys))",
-    "postgresql": "SELECT import_key FROM mandate WHERE import_key = ANY(:keys)",
+#: ``import_key`` among many keys with one bound parameter: SQLAlchemy's IN with a bound
+#: parameter per key cost more than the query itself
+_KEY_AMONG = {
+    "sqlite": sql_text("import_key IN (SELECT value FROM json_each(:keys))"),
+    "postgresql": sql_text("import_key = ANY(:keys)"),
 }
+
+
+def _among_keys(session: Session, query: Select[Any], keys: list[str]
+                ) -> tuple[Select[Any], dict[str, Any]]:
+    """``query`` for the mandates with one of ``keys``, and its parameters."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _KEY_AMONG:
+        return query.where(Mandate.import_key.in_(keys)), {}
+    value = json.dumps(keys) if dialect == "sqlite" else keys
+    return query.where(_KEY_AMONG[dialect]), {"keys": value}
 
 
 def _present(session: Session, keys: list[str]) -> set[str]:
     """The subset of ``keys`` already in the register."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _PRESENT:
-        return {key for key in session.scalars(select(Mandate.import_key).where(
-            Mandate.import_key.in_(keys))) if key}
-    value: Any = json.dumps(keys) if dialect == "sqlite" else keys
-    return set(session.scalars(sql_text(_PRESENT[dialect]), {"keys": value}))
+    return set(session.scalars(*_among_keys(session, select(Mandate.import_key), keys)))
 
 
 _MANDATE_COLUMNS = ("id", "kind", "represented_type", "represented_id", "representative_type",

@@ -5,12 +5,15 @@ in a dry run, and exactly as one graph over the whole file would decide them.
 The seed holds one chain mandate, bakery (10000001) → office (20000002), for OMZET."""
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from datetime import date
 from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
 
 from broker.context import service_from_record
@@ -151,6 +154,47 @@ def test_future_chain_row_counts_for_later_batches(session, catalogue) -> None:
     assert rejected(report) == [(5, LOOP)]
     later = run(session, catalogue, numbered(chain(B, A)))
     assert (later.accepted, later.rejected) == (1, [])
+
+
+def test_reimport_of_chains_in_force_skips_them_without_walking_the_chains(session,
+                                                                         catalogue) -> None:
+    """Chain rows whose mandates are in force already are skipped on a second import after
+    one look-up of their keys per batch: the chains around them are not read again."""
+    rows = numbered(chain(A, B), chain(B, C), chain(C, D), chain(D, BAKERY))
+    first = run(session, catalogue, rows, chain_depth=5)
+    assert (first.accepted, first.rejected) == (4, [])
+    with statements(session) as seen:
+        again = run(session, catalogue, rows, chain_depth=5)
+    assert (again.accepted, again.skipped, again.rejected) == (0, 4, [])
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 2 * 2  # per batch of 2: the keys in force, the keys present
+
+
+def test_reimport_checks_a_chain_row_whose_mandate_is_out_of_force(session, catalogue) -> None:
+    """A row imported before whose mandate was revoked since is checked as a new edge: after
+    B → A was imported in its place, A → B again is a loop."""
+    assert run(session, catalogue, numbered(chain(A, B))).accepted == 1
+    session.execute(select(Mandate).where(Mandate.represented_id == A)).scalar_one().state = REVOKED
+    session.commit()
+    assert run(session, catalogue, numbered(chain(B, A))).accepted == 1
+    report = run(session, catalogue, numbered(chain(A, B)))
+    assert rejected(report) == [(2, LOOP)]
+
+
+@contextmanager
+def statements(session: Any) -> Iterator[list[str]]:
+    """The SQL statements run on ``session``'s engine inside the block."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def reference(session: Any, catalogue: ServiceCatalogue, rows: list[tuple[int, Any]],
