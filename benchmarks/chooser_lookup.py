@@ -28,7 +28,8 @@ plugins of the demo configuration (digid_machtigen, legal_representation, eherke
 chain_mandates), built by the broker's own ``create_app``, for a DigiD login (service
 Inkomstenbelasting) or an eHerkenning login (service Aangifte omzetbelasting). Each lookup is
 timed alone, on a connection already checked out (a request has loaded its flow before it asks
-the plugins); the session is ended after each, as at the end of a request. Warm: a warm-up of
+the plugins); its transaction is committed after each and the session ended, as the chooser's
+request does (a ROLLBACK would make psycopg forget its prepared statements). Warm: a warm-up of
 the same mix runs first. ``--profile`` runs cProfile over the mix; ``--explain`` shows the
 statements of one lookup per class with EXPLAIN ANALYZE (PostgreSQL) or EXPLAIN QUERY PLAN.
 
@@ -465,6 +466,7 @@ def run(app: Flask, lookups: list[Lookup], chooser: Chooser | None = None,
             started = time.perf_counter_ns()
             options = chooser.gather(chooser.plugins, identity, service, runtime.context.clock())
             elapsed = time.perf_counter_ns() - started
+            db.session.commit()  # as the chooser's request ends its look-up (flow_views._options)
             db.session.remove()
             for key in (name, "all") if overall else (name,):
                 timing = timings.setdefault(key, Timing(key, [], []))

@@ -163,8 +163,16 @@ def _chooser(flow: Flow, service: Service, options: list[Option]) -> str:
 
 
 def _options(identity: Identity, service: Service) -> list[Option]:
+    """The options now. The look-up only reads, and nothing is written before it in this
+    request; its transaction ends with a COMMIT, not with the ROLLBACK at the request's end:
+    psycopg forgets its prepared statements at every rollback, so PostgreSQL would parse and
+    plan the chooser's statement again at every login."""
     rt = runtime()
-    return gather(rt.plugins.values(), identity, service, rt.context.clock())
+    options = gather(rt.plugins.values(), identity, service, rt.context.clock())
+    session = rt.context.session()
+    if session.in_transaction():
+        session.commit()
+    return options
 
 
 def finish(flow: Flow, identity: Identity) -> Response:
