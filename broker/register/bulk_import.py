@@ -44,11 +44,13 @@ from typing import NamedTuple
 from typing import TextIO
 from typing import TypeVar
 
-from sqlalchemy import Select
 from sqlalchemy import String
+from sqlalchemy import any_
+from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text as sql_text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from broker import audit
@@ -351,7 +353,8 @@ class _ChainGuard:
         Filtered here, not in SQL, so that PostgreSQL looks the keys up in their own index."""
         columns = (Mandate.import_key, Mandate.valid_from, Mandate.valid_until,
                    *(getattr(Mandate, name) for name in _CHAIN))
-        rows = self._session.execute(*_among_keys(self._session, select(*columns), keys))
+        rows = self._session.execute(select(*columns).where(
+            _among(self._session, Mandate.import_key, keys)))
         chain = tuple(_CHAIN.values())
         return {key for key, valid_from, valid_until, *kind in rows
                 if tuple(kind) == chain and in_period(valid_from, valid_until, self._now)}
@@ -405,10 +408,15 @@ _PARTIES_LATERAL = (
 
 
 def _among(session: Session, column: Any, values: list[str]) -> Any:
-    """``column IN values`` with one bound parameter on SQLite (see :data:`_KEY_AMONG`)."""
-    if session.get_bind().dialect.name == "sqlite":
+    """``column IN values`` with one bound parameter (``json_each`` on SQLite, ``= ANY`` on
+    PostgreSQL): SQLAlchemy's IN with a bound parameter per value (20,000 import keys) cost
+    more than the query itself."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
         return column.in_(sql_text("SELECT value FROM json_each(:among)").bindparams(
             among=json.dumps(values)).columns(value=String))
+    if dialect == "postgresql":
+        return column == any_(bindparam("among", values, type_=postgresql.ARRAY(String)))
     return column.in_(values)
 
 
@@ -702,27 +710,10 @@ def _flush(session: Session, batch: list[tuple[_Row, str]], report: ImportReport
     return set() if dry_run else {key for _, key in new}
 
 
-#: ``import_key`` among many keys with one bound parameter: SQLAlchemy's IN with a bound
-#: parameter per key cost more than the query itself
-_KEY_AMONG = {
-    "sqlite": sql_text("import_key IN (SELECT value FROM json_each(:keys))"),
-    "postgresql": sql_text("import_key = ANY(:keys)"),
-}
-
-
-def _among_keys(session: Session, query: Select[Any], keys: list[str]
-                ) -> tuple[Select[Any], dict[str, Any]]:
-    """``query`` for the mandates with one of ``keys``, and its parameters."""
-    dialect = session.get_bind().dialect.name
-    if dialect not in _KEY_AMONG:
-        return query.where(Mandate.import_key.in_(keys)), {}
-    value = json.dumps(keys) if dialect == "sqlite" else keys
-    return query.where(_KEY_AMONG[dialect]), {"keys": value}
-
-
 def _present(session: Session, keys: list[str]) -> set[str]:
     """The subset of ``keys`` already in the register."""
-    return set(session.scalars(*_among_keys(session, select(Mandate.import_key), keys)))
+    return set(session.scalars(select(Mandate.import_key).where(
+        _among(session, Mandate.import_key, keys))))
 
 
 _MANDATE_COLUMNS = ("id", "kind", "represented_type", "represented_id", "representative_type",
