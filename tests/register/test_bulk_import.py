@@ -22,8 +22,8 @@ from broker.register.models import ACTIVE
 from broker.register.models import Mandate
 from broker.register.models import MandateEvent
 from broker.services import ServiceCatalogue
+from tests.register import NOW
 
-NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
 INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"
 TOESLAGEN = "1373be8a-5091-5838-ac0d-b3234dc1fa5f"
@@ -86,17 +86,6 @@ REASONS = {
     "unknown level": "unknown level of assurance", "pseudonym with a space": "invalid pseudonym",
     "too few fields": "9 fields instead of 10",
 }
-
-
-@pytest.fixture
-def session(database: Any) -> Any:
-    seed(database, now=NOW)
-    return database
-
-
-@pytest.fixture
-def catalogue(session: Any) -> ServiceCatalogue:
-    return ServiceCatalogue([service_from_record(r) for r in session.query(ServiceRecord)])
 
 
 def _csv(tmp_path: Path, *rows: str, name: str = "mandates.csv") -> Path:

@@ -7,18 +7,13 @@ The seed holds one chain mandate, bakery (10000001) → office (20000002), for O
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
 from datetime import date
-from datetime import datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 from sqlalchemy import select
 
-from broker.context import service_from_record
-from broker.db import ServiceRecord
-from broker.demo.seed import seed
 from broker.register import bulk_import
 from broker.register.bulk_import import import_rows
 from broker.register.models import REVOKED
@@ -27,8 +22,8 @@ from broker.register.organisations import chain_edges
 from broker.register.organisations import chain_violation
 from broker.register.organisations import reversed_edges
 from broker.services import ServiceCatalogue
+from tests.register import NOW
 
-NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
 BAKERY, OFFICE = "10000001", "20000002"
 A, B, C, D = "40000004", "50000005", "60000006", "70000007"
@@ -38,17 +33,6 @@ ALREADY = "the intermediary already represents this client"
 
 def too_long(length: int, depth: int) -> str:
     return f"chain too long ({length} intermediaries, at most {depth})"
-
-
-@pytest.fixture
-def session(database: Any) -> Any:
-    seed(database, now=NOW)
-    return database
-
-
-@pytest.fixture
-def catalogue(session: Any) -> ServiceCatalogue:
-    return ServiceCatalogue([service_from_record(r) for r in session.query(ServiceRecord)])
 
 
 def chain(client: str, intermediary: str, valid_from: str = "2025-01-01") -> dict[str, Any]:
