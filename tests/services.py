@@ -11,7 +11,7 @@ In Redis, every test writes under a key prefix of its own, and the keys expire b
 
 :func:`stored_state` and :func:`expire_state` look into the broker's short-lived state and let
 it expire, the same way for the SQL state store and for Redis, so that a test asks the same
-question in both passes.
+question in both passes; :func:`statements` records the SQL a block runs.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import redis
 from flask import Flask
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
+from sqlalchemy import event
 from sqlalchemy import make_url
 from sqlalchemy import select
 from sqlalchemy import text
@@ -277,3 +278,19 @@ def _glob(text: str) -> str:
 
 if __name__ == "__main__":
     raise SystemExit(probe())
+
+
+@contextmanager
+def statements(engine: Engine, containing: str = "") -> Iterator[list[str]]:
+    """The SQL statements run on ``engine`` inside the block (those ``containing`` a text)."""
+    seen: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if containing in statement:
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -11,10 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy import select
 
 from broker.context import BrokerContext
@@ -32,6 +30,7 @@ from plugins.eherkenning import EherkenningPlugin
 from plugins.legal_representation import LegalRepresentationPlugin
 from tests.fakes import Clock
 from tests.plugins.support import INKOMSTEN
+from tests.services import statements
 
 JAN, FATIMA, PIETER, HENK, NOOR = "999993653", "999990676", "999991772", "999992570", "999990019"
 ZORG = "e00bfadf-3129-5f5d-88eb-63e4ca833c5d"  # accepts legal:ouderlijk_gezag and others
@@ -49,16 +48,8 @@ def plugins(context: BrokerContext) -> list[MandateSource]:
 @pytest.fixture
 def mandate_queries(context: BrokerContext) -> Iterator[list[str]]:
     """The statements on the mandate table run while the test runs."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "FROM mandate" in statement:
-            seen.append(statement)
-
-    engine = context.session().get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    with statements(context.session().get_bind(), "FROM mandate") as seen:
+        yield seen
 
 
 def _citizen(bsn: str, clock: Clock) -> Identity:

@@ -5,13 +5,10 @@ in a dry run, and exactly as one graph over the whole file would decide them.
 The seed holds one chain mandate, bakery (10000001) → office (20000002), for OMZET."""
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy import select
 
 from broker.register import bulk_import
@@ -23,6 +20,7 @@ from broker.register.organisations import chain_violation
 from broker.register.organisations import reversed_edges
 from broker.services import ServiceCatalogue
 from tests.register import NOW
+from tests.services import statements
 
 OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
 BAKERY, OFFICE = "10000001", "20000002"
@@ -147,7 +145,7 @@ def test_reimport_of_chains_in_force_skips_them_without_walking_the_chains(sessi
     rows = numbered(chain(A, B), chain(B, C), chain(C, D), chain(D, BAKERY))
     first = run(session, catalogue, rows, chain_depth=5)
     assert (first.accepted, first.rejected) == (4, [])
-    with statements(session) as seen:
+    with statements(session.get_bind()) as seen:
         again = run(session, catalogue, rows, chain_depth=5)
     assert (again.accepted, again.skipped, again.rejected) == (0, 4, [])
     reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
@@ -163,22 +161,6 @@ def test_reimport_checks_a_chain_row_whose_mandate_is_out_of_force(session, cata
     assert run(session, catalogue, numbered(chain(B, A))).accepted == 1
     report = run(session, catalogue, numbered(chain(A, B)))
     assert rejected(report) == [(2, LOOP)]
-
-
-@contextmanager
-def statements(session: Any) -> Iterator[list[str]]:
-    """The SQL statements run on ``session``'s engine inside the block."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def reference(session: Any, catalogue: ServiceCatalogue, rows: list[tuple[int, Any]],

@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy import select
 
 from broker.demo.seed import seed
@@ -22,6 +21,7 @@ from broker.register.service import usable_mandates
 from broker.register.service import usable_named
 from broker.services import Service
 from tests.fakes import Clock
+from tests.services import statements
 
 JAN, FATIMA, NOOR = "999993653", "999990676", "999990019"
 BAKERY, OFFICE, UNKNOWN_KVK = "10000001", "20000002", "30000003"
@@ -142,15 +142,8 @@ class _Asker:
 @pytest.fixture
 def mandate_queries(session: Any) -> Iterator[list[str]]:
     """The statements on the mandate table run while the test runs."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "FROM mandate" in statement:
-            seen.append(statement)
-
-    event.listen(session.get_bind(), "before_cursor_execute", record)
-    yield seen
-    event.remove(session.get_bind(), "before_cursor_execute", record)
+    with statements(session.get_bind(), "FROM mandate") as seen:
+        yield seen
 
 
 def test_others_asked_for_in_advance_come_in_the_same_statement_each_with_their_own(
