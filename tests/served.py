@@ -8,16 +8,22 @@ only to catch a hang, never to judge speed.
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 import pytest
 import requests
@@ -100,3 +106,54 @@ def toml(data: dict[str, Any]) -> str:
 
 def _value(value: object) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else json.dumps(value)
+
+
+@dataclass
+class TwoBrokers:
+    """Two ``broker serve`` processes with one config, secret, instance (keys), database and
+    Redis, behind one base URL: identical machines behind a load balancer. ``first`` listens
+    at the base URL itself; a request reaches ``second`` through :meth:`through`."""
+
+    base_url: str
+    first: Served
+    second: Served
+    config: Path
+    environ: dict[str, str]
+
+    def through(self, process: Served) -> Callable[[str], str]:
+        """A route sending every broker request to ``process``."""
+        return lambda url: moved(url, self.base_url, process.url)
+
+
+@contextmanager
+def two_brokers(folder: Path, instance: Path, service_environ: dict[str, str],
+                data: dict[str, Any], *options: str) -> Iterator[TwoBrokers]:
+    """Serve ``data`` (a config whose base URL must be ``data["broker"]["base_url"]``, free
+    port) twice, one worker each unless ``options`` say otherwise."""
+    base_url = data["broker"]["base_url"]
+    config = folder / "broker.toml"
+    config.write_text(toml(data))
+    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("BROKER_")},
+               **service_environ, "BROKER_SECRET_KEY": secrets.token_hex(32)}
+    workers = () if "--workers" in options else ("--workers", "1")
+    # the second starts once the first listens: it has seeded the demo world and made the keys
+    with serve([BROKER], config, instance, environ, *workers, *options,
+               bind=urlsplit(base_url).netloc) as first, serve(
+            [BROKER], config, instance, environ, *workers, *options,
+            log_name="serve-second.log") as second:
+        yield TwoBrokers(base_url, first, second, config, environ)
+
+
+def moved(url: str, base_url: str, to: str) -> str:
+    """``url`` sent to ``to`` instead, when it is the broker's."""
+    parts, base = urlsplit(url), urlsplit(base_url)
+    if parts.netloc != base.netloc:
+        return url
+    target = urlsplit(to)
+    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -9,15 +9,10 @@ the process the test names. These tests run in the pass with DATABASE_URL and RE
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.parse import urlunsplit
 
 import pytest
 import requests
@@ -32,10 +27,10 @@ from tests.flows.rp import OIDC_REDIRECT
 from tests.flows.rp import OidcRelyingParty
 from tests.flows.rp import oidc_login
 from tests.flows.test_portal import portal_login
-from tests.served import BROKER
-from tests.served import Served
-from tests.served import serve
-from tests.served import toml
+from tests.served import TwoBrokers
+from tests.served import free_port
+from tests.served import moved
+from tests.served import two_brokers
 
 JAN, FATIMA = "999993653", "999990676"
 
@@ -45,34 +40,13 @@ pytestmark = pytest.mark.skipif(
            "makes it when both services answer")
 
 
-@dataclass
-class TwoBrokers:
-    base_url: str
-    first: Served
-    second: Served
-
-    def through(self, process: Served) -> Any:
-        """A route sending every broker request to ``process``."""
-        return lambda url: _moved(url, self.base_url, process.url)
-
-
 @pytest.fixture
 def brokers(tmp_path: Path, instance_path: Path,
             service_environ: dict[str, str]) -> Iterator[TwoBrokers]:
-    base_url = f"http://127.0.0.1:{_free_port()}"
-    data = demo_config(base_url)
+    data = demo_config(f"http://127.0.0.1:{free_port()}")
     data["broker"]["redis_prefix"] = services.redis_prefix()
-    config = tmp_path / "broker.toml"
-    config.write_text(toml(data))
-    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("BROKER_")},
-               **service_environ, "BROKER_SECRET_KEY": secrets.token_hex(32)}
-    first_bind = urlsplit(base_url).netloc
-    # the second starts once the first listens: it has seeded the demo world and made the keys
-    with serve([BROKER], config, instance_path, environ, "--workers", "1",
-               bind=first_bind) as first, serve(
-            [BROKER], config, instance_path, environ, "--workers", "1",
-            log_name="serve-second.log") as second:
-        yield TwoBrokers(base_url, first, second)
+    with two_brokers(tmp_path, instance_path, service_environ, data) as brokers:
+        yield brokers
 
 
 @pytest.fixture
@@ -106,7 +80,7 @@ def test_a_login_begun_at_one_process_finishes_at_the_other(
 def test_a_response_replayed_at_the_other_process_is_refused(
         brokers: TwoBrokers, browser: Browser, rp: OidcRelyingParty) -> None:
     captured = "https://capture.invalid"
-    browser.route = lambda url: _moved(url, brokers.base_url, captured) if "/acs" in url else url
+    browser.route = lambda url: moved(url, brokers.base_url, captured) if "/acs" in url else url
     posted = oidc_login(browser, rp, INKOMSTEN, "fatima")
     assert isinstance(posted, Arrival) and "SAMLResponse" in posted.fields
     acs = urlsplit(posted.url).path
@@ -139,18 +113,3 @@ def test_a_mandate_revoked_through_one_process_is_gone_from_the_others_next_choo
     arrival = oidc_login(fresh, rp, INKOMSTEN, "fatima")
     assert isinstance(arrival, Arrival), fresh.text()  # nobody to choose: straight through
     assert "represents" not in rp.finish(arrival).claims
-
-
-def _moved(url: str, base_url: str, to: str) -> str:
-    """``url`` sent to ``to`` instead, when it is the broker's."""
-    parts, base = urlsplit(url), urlsplit(base_url)
-    if parts.netloc != base.netloc:
-        return url
-    target = urlsplit(to)
-    return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
