@@ -47,9 +47,13 @@ class StateStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def incr(self, key: str, ttl: int) -> int:
-        """Add one to the counter under ``key`` and return it; a new counter (the first call,
-        or after the last one expired) starts at 1 and lives ``ttl`` seconds."""
+    def incr(self, key: str, ttl: int, amount: int = 1) -> int:
+        """Add ``amount`` (1, or -1 to give one back) to the counter under ``key`` and return
+        the new count; a new counter (the first call, or after the last one expired) starts
+        from 0 and lives ``ttl`` seconds. Concurrent callers each get their own count."""
+
+    def count(self, key: str) -> int:
+        """The live count under ``key``; 0 when there is none."""
 
 
 class SqlStateStore:
@@ -96,14 +100,20 @@ class SqlStateStore:
         session.connection().execute(_statements(session).delete, {"key": key})
         session.commit()
 
-    def incr(self, key: str, ttl: int) -> int:
+    def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         """One INSERT ... ON CONFLICT DO UPDATE ... RETURNING: the database orders concurrent
         callers on the key, so each gets its own number; an expired counter starts again."""
         session = self._session()
         count = session.connection().execute(_statements(session).incr, {
-            "key": key, "expires_at": self._expiry(ttl), "now": self._clock()}).scalar_one()
+            "key": key, "amount": amount, "expires_at": self._expiry(ttl),
+            "now": self._clock()}).scalar_one()
         session.commit()
         return int(count)
+
+    def count(self, key: str) -> int:
+        session = self._session()
+        row = session.connection().execute(_statements(session).count, {"key": key}).first()
+        return int(row.count) if row is not None and aware(row.expires_at) > self._clock() else 0
 
     def purge_expired(self) -> int:
         session = self._session()
@@ -132,6 +142,7 @@ class _Statements:
     add: Any
     delete: Any
     incr: Any
+    count: Any
 
 
 @functools.cache
@@ -141,7 +152,7 @@ def _statements_for(dialect: str) -> _Statements:
         key=bindparam("key"), value=bindparam("value"), expires_at=bindparam("expires_at"))
     replace = {"value": state.excluded.value, "expires_at": state.excluded.expires_at}
     counter = insert(StateCounter).values(
-        key=bindparam("key"), count=1, expires_at=bindparam("expires_at"))
+        key=bindparam("key"), count=bindparam("amount"), expires_at=bindparam("expires_at"))
     live = StateCounter.expires_at > bindparam("now")
     by_key = EphemeralState.key == bindparam("key")
     return _Statements(
@@ -155,10 +166,13 @@ def _statements_for(dialect: str) -> _Statements:
         delete=delete(EphemeralState).where(by_key),
         incr=counter.on_conflict_do_update(
             index_elements=[StateCounter.key],
-            set_={"count": case((live, StateCounter.count + 1), else_=1),
+            set_={"count": case((live, StateCounter.count + counter.excluded.count),
+                                else_=counter.excluded.count),
                   "expires_at": case((live, StateCounter.expires_at),
                                      else_=counter.excluded.expires_at)},
         ).returning(StateCounter.count),
+        count=select(StateCounter.count, StateCounter.expires_at).where(
+            StateCounter.key == bindparam("key")),
     )
 
 

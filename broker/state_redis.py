@@ -16,10 +16,11 @@ import redis
 
 from broker.errors import ConfigError
 
-#: INCR, and on the first increment EXPIRE, in one step: a counter never lives without expiry.
+#: INCRBY, and EXPIRE when the counter is new, in one step: a counter never lives without
+#: expiry, and a live one keeps the expiry it was made with.
 _INCR = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if redis.call('TTL', KEYS[1]) == -1 then
     redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 return count
@@ -50,8 +51,12 @@ class RedisStateStore:
     def delete(self, key: str) -> None:
         self._client.delete(self._key(key))
 
-    def incr(self, key: str, ttl: int) -> int:
-        return int(self._incr(keys=[self._key(key)], args=[_seconds(ttl)]))
+    def incr(self, key: str, ttl: int, amount: int = 1) -> int:
+        return int(self._incr(keys=[self._key(key)], args=[_seconds(ttl), int(amount)]))
+
+    def count(self, key: str) -> int:
+        raw = self._client.get(self._key(key))
+        return 0 if raw is None else int(raw)
 
     def _key(self, key: str) -> str:
         return self._prefix + key

@@ -231,6 +231,25 @@ def test_incr_window_starts_with_the_first_increment(store: StateStore,
     assert store.incr("attempts:x", 60) == 1
 
 
+def test_incr_by_minus_one_gives_a_count_back(store: StateStore, backend: Backend) -> None:
+    assert store.incr("attempts:x", 60) == 1
+    assert store.incr("attempts:x", 60) == 2
+    assert store.incr("attempts:x", 60, -1) == 1
+    backend.elapse(61)  # the window the first increment set is kept
+    assert store.count("attempts:x") == 0
+
+
+def test_count_reads_a_live_counter_without_changing_it(store: StateStore,
+                                                       backend: Backend) -> None:
+    assert store.count("attempts:x") == 0
+    store.incr("attempts:x", 60)
+    store.incr("attempts:x", 60)
+    assert store.count("attempts:x") == 2
+    assert store.count("attempts:x") == 2
+    backend.elapse(61)
+    assert store.count("attempts:x") == 0
+
+
 # Redis only: what lands on the server.
 
 def test_redis_keys_are_prefixed_json_with_their_ttl(redis_client: redis.Redis) -> None:
