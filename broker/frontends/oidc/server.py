@@ -63,8 +63,9 @@ class OidcServer(AuthorizationServer):  # type: ignore[misc]
     def _save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         code: tokens.IssuedCode = request.authorization_code
         grant = tokens.AccessGrant(client_id=request.client.client_id, scope=code.scope,
-                                   identity=code.identity, service=code.service)
-        tokens.save_access_token(self.store, token["access_token"], grant, code.digest)
+                                   identity=code.identity, service=code.service,
+                                   code=code.digest)
+        tokens.save_access_token(self.store, token["access_token"], grant)
 
 
 def _bearer_token(grant_type: str, client: RegisteredClient, user: Any = None,

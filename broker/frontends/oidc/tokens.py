@@ -1,8 +1,11 @@
 """Authorization codes and access tokens in the state store: single use, short-lived, hashed.
 
 Only SHA-256 digests of codes and tokens are used as store keys, so the store never holds a
-usable credential. A redeemed code leaves a "used" mark (ten times the code's lifetime) that
-lists the access tokens issued for it: presenting the code again revokes them (RFC 6749 4.1.2).
+usable credential. Every presentation of a code adds one to the code's redemption counter (one
+atomic increment, which lives ten times the code's lifetime): only the presentation that
+counts 1 may take the code, and an access token is valid only while its code's counter stands
+at 1. So presenting a code again revokes what it issued (RFC 6749 4.1.2), also when the two
+presentations arrive at the same moment at two processes, whichever finishes first.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class AccessGrant:
     scope: str
     identity: dict[str, Any]
     service: str
+    code: str  #: SHA-256 hex of the code the token was issued for
 
 
 def digest(value: str) -> str:
@@ -80,46 +84,38 @@ def issue_code(store: StateStore, **fields: Any) -> str:
 
 
 def redeem_code(store: StateStore, code: str) -> IssuedCode | None:
-    """Take ``code`` (single use). A second presentation revokes what the first one issued."""
+    """Take ``code``, if this is its first presentation; None for an unknown, expired or
+    presented-again code. A presentation after the first one revokes the tokens issued for it
+    (see :func:`find_access_token`). Only authenticated clients get here (the token endpoint
+    authenticates the client first), so a stranger cannot fill the store with counters."""
     code_digest = digest(code)
-    data = store.take(_code_key(code_digest))
-    if data is None:
-        _revoke_after_replay(store, code_digest)
+    if store.incr(_redeemed_key(code_digest), USED_MARK_LIFETIME) > 1:
+        log.warning("authorization code presented again; its access tokens are revoked")
         return None
-    store.put(_used_key(code_digest), {"tokens": []}, USED_MARK_LIFETIME)
-    return IssuedCode(**data)
+    data = store.take(_code_key(code_digest))
+    return IssuedCode(**data) if data is not None else None
 
 
-def save_access_token(store: StateStore, token: str, grant: AccessGrant, code_digest: str) -> None:
-    """Keep ``token`` (hashed) for userinfo, and note it on its code's used mark (which
-    :func:`redeem_code` left empty: a code yields one token)."""
-    token_digest = digest(token)
-    store.put(_token_key(token_digest), asdict(grant), ACCESS_TOKEN_LIFETIME)
-    # a code is redeemed once, so its mark lists this one token
-    store.put(_used_key(code_digest), {"tokens": [token_digest]}, USED_MARK_LIFETIME)
+def save_access_token(store: StateStore, token: str, grant: AccessGrant) -> None:
+    """Keep ``token`` (hashed) for userinfo."""
+    store.put(_token_key(digest(token)), asdict(grant), ACCESS_TOKEN_LIFETIME)
 
 
 def find_access_token(store: StateStore, token: str) -> AccessGrant | None:
+    """The grant of a live ``token`` whose code was presented exactly once."""
     data = store.get(_token_key(digest(token)))
-    return AccessGrant(**data) if data is not None else None
-
-
-def _revoke_after_replay(store: StateStore, code_digest: str) -> None:
-    mark = store.get(_used_key(code_digest))
-    if mark is None:
-        return
-    for token_digest in mark.get("tokens", []):
-        store.delete(_token_key(token_digest))
-    log.warning("authorization code presented again; revoked %d access token(s)",
-                len(mark.get("tokens", [])))
+    if data is None:
+        return None
+    grant = AccessGrant(**data)
+    return grant if store.count(_redeemed_key(grant.code)) == 1 else None
 
 
 def _code_key(code_digest: str) -> str:
     return f"oidc-code:{code_digest}"
 
 
-def _used_key(code_digest: str) -> str:
-    return f"oidc-code-used:{code_digest}"
+def _redeemed_key(code_digest: str) -> str:
+    return f"oidc-code-redeemed:{code_digest}"
 
 
 def _token_key(token_digest: str) -> str:
