@@ -113,7 +113,10 @@ class SqlStateStore:
     def count(self, key: str) -> int:
         session = self._session()
         row = session.connection().execute(_statements(session).count, {"key": key}).first()
-        return int(row.count) if row is not None and aware(row.expires_at) > self._clock() else 0
+        if row is None:
+            return 0
+        count, expires_at = row
+        return int(count) if aware(expires_at) > self._clock() else 0
 
     def purge_expired(self) -> int:
         session = self._session()
