@@ -6,6 +6,8 @@ Only the models live here; behaviour lives in the modules that own each concept.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -22,6 +24,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
 NAMING_CONVENTION = {
@@ -65,6 +68,37 @@ def sqlalchemy_url(url: str) -> str:
 def is_embedded(url: str) -> bool:
     """The embedded default: a SQLite file, which needs no operator and upgrades itself."""
     return url.startswith("sqlite")
+
+
+#: ``session.info`` key: how many :func:`one_transaction` blocks are open on the session
+_HELD = "broker.one_transaction"
+
+
+@contextmanager
+def one_transaction(session: Session) -> Iterator[None]:
+    """Everything the block writes through ``session`` commits at its end, together, or not at
+    all: the register, the accounts and the SQL state store call :func:`commit`, which inside
+    the block leaves the commit to it. A step of a login or a form that must have one effect
+    (a mandate and the form's submission mark; a completed login, its audit entry and its
+    code) runs in one. An exception rolls everything back."""
+    session.info[_HELD] = session.info.get(_HELD, 0) + 1
+    try:
+        yield
+    except BaseException:
+        session.info[_HELD] -= 1
+        session.rollback()
+        raise
+    session.info[_HELD] -= 1
+    commit(session)
+
+
+def commit(session: Session) -> None:
+    """Commit ``session``; inside a :func:`one_transaction` block only flush it, so that what
+    would fail the commit (a row changed meanwhile, a duplicate key) fails here already."""
+    if session.info.get(_HELD):
+        session.flush()
+    else:
+        session.commit()
 
 
 def utcnow() -> datetime:

@@ -31,6 +31,9 @@ FIRST_REVISION = "0001"
 def metadata() -> MetaData:
     """Every table of the broker (importing each module that defines some)."""
     from broker import audit  # noqa: F401
+    from broker import journal  # noqa: F401
+    from broker import locks  # noqa: F401
+    from broker import submissions  # noqa: F401
     from broker.accounts import models as account_models  # noqa: F401
     from broker.register import models as register_models  # noqa: F401
 

@@ -4,7 +4,9 @@ replay marks.
 :class:`StateStore` is the interface; :class:`SqlStateStore` keeps the state in the broker's
 database, so that single use holds across processes sharing that database. Every operation is
 one statement or one guarded delete, so two processes racing for the same key see exactly one
-winner.
+winner. Each commits at once, unless it runs inside :func:`broker.db.one_transaction`: then it
+is part of that block's transaction (a login's last step takes its flow and stores its code
+in the transaction that records the login).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from broker.config import Settings
 from broker.db import EphemeralState
 from broker.db import StateCounter
 from broker.db import aware
+from broker.db import commit
 from broker.db import utcnow
 
 
@@ -45,7 +49,8 @@ class StateStore(Protocol):
     def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
         """Store only when ``key`` holds nothing live; True when this call stored it."""
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove whatever is under ``key``: a value or a counter."""
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         """Add ``amount`` (1, or -1 to give one back) to the counter under ``key`` and return
@@ -54,6 +59,13 @@ class StateStore(Protocol):
 
     def count(self, key: str) -> int:
         """The live count under ``key``; 0 when there is none."""
+
+    def advance(self, *, take: str, put: tuple[str, dict[str, Any], int],
+                mark: tuple[str, int] | None = None) -> str | None:
+        """One step, all or nothing: take the live value under ``take``, add ``mark`` (key,
+        ttl) if it holds nothing live, store ``put`` (key, value, ttl). None when done; else
+        what stopped it, and nothing changed: "taken" (``take`` held nothing live, e.g. a
+        concurrent caller took it) or "marked" (``mark`` was live)."""
 
 
 class SqlStateStore:
@@ -72,7 +84,7 @@ class SqlStateStore:
         session = self._session()
         session.connection().execute(_statements(session).put, {
             "key": key, "value": json.dumps(value), "expires_at": self._expiry(ttl)})
-        session.commit()
+        commit(session)
 
     def get(self, key: str) -> dict[str, Any] | None:
         session = self._session()
@@ -83,7 +95,7 @@ class SqlStateStore:
         """One DELETE ... RETURNING: of two callers, the database gives the row to one."""
         session = self._session()
         row = session.connection().execute(_statements(session).take, {"key": key}).first()
-        session.commit()
+        commit(session)
         return self._live(row)
 
     def add(self, key: str, value: dict[str, Any], ttl: int) -> bool:
@@ -92,13 +104,15 @@ class SqlStateStore:
         stored = session.connection().execute(_statements(session).add, {
             "key": key, "value": json.dumps(value), "expires_at": self._expiry(ttl),
             "now": self._clock()}).first()
-        session.commit()
+        commit(session)
         return stored is not None
 
     def delete(self, key: str) -> None:
         session = self._session()
-        session.connection().execute(_statements(session).delete, {"key": key})
-        session.commit()
+        connection, statements = session.connection(), _statements(session)
+        connection.execute(statements.delete, {"key": key})
+        connection.execute(statements.delete_counter, {"key": key})
+        commit(session)
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
         """One INSERT ... ON CONFLICT DO UPDATE ... RETURNING: the database orders concurrent
@@ -107,7 +121,7 @@ class SqlStateStore:
         count = session.connection().execute(_statements(session).incr, {
             "key": key, "amount": amount, "expires_at": self._expiry(ttl),
             "now": self._clock()}).scalar_one()
-        session.commit()
+        commit(session)
         return int(count)
 
     def count(self, key: str) -> int:
@@ -118,12 +132,35 @@ class SqlStateStore:
         count, expires_at = row
         return int(count) if aware(expires_at) > self._clock() else 0
 
+    def advance(self, *, take: str, put: tuple[str, dict[str, Any], int],
+                mark: tuple[str, int] | None = None) -> str | None:
+        """In one transaction: DELETE ... RETURNING of ``take`` (of two callers, one gets the
+        row; the other waits for the first to commit and finds nothing), then the mark and the
+        value. A mark found live puts the taken row back before anything is committed."""
+        session = self._session()
+        connection, statements = session.connection(), _statements(session)
+        taken = connection.execute(statements.take, {"key": take}).first()
+        if taken is None or self._live(taken) is None:
+            return "taken"
+        if mark is not None and connection.execute(statements.add, {
+                "key": mark[0], "value": "{}", "expires_at": self._expiry(mark[1]),
+                "now": self._clock()}).first() is None:
+            connection.execute(statements.put, {"key": take, "value": taken.value,
+                                                "expires_at": taken.expires_at})
+            commit(session)
+            return "marked"
+        key, value, ttl = put
+        connection.execute(statements.put, {"key": key, "value": json.dumps(value),
+                                            "expires_at": self._expiry(ttl)})
+        commit(session)
+        return None
+
     def purge_expired(self) -> int:
         session = self._session()
         result = session.execute(
             delete(EphemeralState).where(EphemeralState.expires_at <= self._clock()))
         session.execute(delete(StateCounter).where(StateCounter.expires_at <= self._clock()))
-        session.commit()
+        commit(session)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _expiry(self, ttl: int) -> datetime:
@@ -135,6 +172,16 @@ class SqlStateStore:
         return json.loads(row.value)  # type: ignore[no-any-return]
 
 
+def open_store(settings: Settings, session: Callable[[], Session]) -> StateStore:
+    """The store ``settings`` name: Redis at ``redis_url`` (checked now), else the broker's
+    database through ``session``. The broker and its command line use the same one."""
+    if settings.redis_url:
+        from broker.state_redis import connect
+
+        return connect(settings.redis_url, settings.redis_prefix)
+    return SqlStateStore(session)
+
+
 @dataclass(frozen=True, slots=True)
 class _Statements:
     """The store's statements for one dialect, with bound parameters named as in the calls."""
@@ -144,6 +191,7 @@ class _Statements:
     take: Any
     add: Any
     delete: Any
+    delete_counter: Any
     incr: Any
     count: Any
 
@@ -167,6 +215,7 @@ def _statements_for(dialect: str) -> _Statements:
             index_elements=[EphemeralState.key], set_=replace,
             where=EphemeralState.expires_at <= bindparam("now")).returning(EphemeralState.key),
         delete=delete(EphemeralState).where(by_key),
+        delete_counter=delete(StateCounter).where(StateCounter.key == bindparam("key")),
         incr=counter.on_conflict_do_update(
             index_elements=[StateCounter.key],
             set_={"count": case((live, StateCounter.count + counter.excluded.count),

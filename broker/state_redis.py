@@ -26,6 +26,19 @@ end
 return count
 """
 
+#: :meth:`RedisStateStore.advance`: KEYS take, put[, mark]; ARGV value, ttl[, mark ttl]
+_ADVANCE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+    return 'taken'
+end
+if #KEYS == 3 and not redis.call('SET', KEYS[3], '{}', 'EX', ARGV[3], 'NX') then
+    return 'marked'
+end
+redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return false
+"""
+
 
 class RedisStateStore:
     """A :class:`~broker.state.StateStore` on a Redis server; values are JSON, keys prefixed."""
@@ -34,6 +47,7 @@ class RedisStateStore:
         self._client = client
         self._prefix = prefix
         self._incr = client.register_script(_INCR)
+        self._advance = client.register_script(_ADVANCE)
 
     def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
         self._client.set(self._key(key), json.dumps(value), ex=_seconds(ttl))
@@ -57,6 +71,17 @@ class RedisStateStore:
     def count(self, key: str) -> int:
         raw = self._client.get(self._key(key))
         return 0 if raw is None else int(raw)
+
+    def advance(self, *, take: str, put: tuple[str, dict[str, Any], int],
+                mark: tuple[str, int] | None = None) -> str | None:
+        """One script, so no other command runs between its checks and its writes."""
+        keys = [self._key(take), self._key(put[0])]
+        args: list[Any] = [json.dumps(put[1]), _seconds(put[2])]
+        if mark is not None:
+            keys.append(self._key(mark[0]))
+            args.append(_seconds(mark[1]))
+        stopped = self._advance(keys=keys, args=args)
+        return None if stopped is None else bytes(stopped).decode()
 
     def _key(self, key: str) -> str:
         return self._prefix + key

@@ -239,6 +239,46 @@ def test_incr_by_minus_one_gives_a_count_back(store: StateStore, backend: Backen
     assert store.count("attempts:x") == 0
 
 
+def test_delete_removes_a_counter_too(store: StateStore) -> None:
+    store.incr("attempts:x", 60)
+    store.delete("attempts:x")
+    assert store.count("attempts:x") == 0
+    assert store.incr("attempts:x", 60) == 1
+
+
+def test_advance_takes_marks_and_puts_in_one_step(store: StateStore) -> None:
+    store.put("request:1", {"flow": "f"}, ttl=60)
+    assert store.advance(take="request:1", put=("flow:f", {"state": "on"}, 60),
+                         mark=("seen:a", 60)) is None
+    assert store.get("request:1") is None
+    assert store.get("flow:f") == {"state": "on"}
+    assert not store.add("seen:a", {}, ttl=60)
+
+
+def test_advance_changes_nothing_when_the_key_to_take_is_gone(store: StateStore) -> None:
+    assert store.advance(take="request:1", put=("flow:f", {"state": "on"}, 60),
+                         mark=("seen:a", 60)) == "taken"
+    assert store.get("flow:f") is None
+    assert store.add("seen:a", {}, ttl=60), "no mark was left"
+
+
+def test_advance_changes_nothing_when_the_mark_is_live(store: StateStore) -> None:
+    store.put("request:1", {"flow": "f"}, ttl=60)
+    store.add("seen:a", {}, ttl=60)
+    assert store.advance(take="request:1", put=("flow:f", {"state": "on"}, 60),
+                         mark=("seen:a", 60)) == "marked"
+    assert store.get("request:1") == {"flow": "f"}
+    assert store.get("flow:f") is None
+
+
+def test_advance_lets_one_of_concurrent_callers_through(store: StateStore,
+                                                        backend: Backend) -> None:
+    store.put("request:1", {"flow": "f"}, ttl=60)
+    outcomes = _all_at_once(backend, lambda: store.advance(
+        take="request:1", put=("flow:f", {"state": "on"}, 60), mark=("seen:a", 60)))
+    assert sorted(outcomes, key=str) == [None] + ["taken"] * (CALLERS - 1)
+
+
 def test_count_reads_a_live_counter_without_changing_it(store: StateStore,
                                                        backend: Backend) -> None:
     assert store.count("attempts:x") == 0
