@@ -520,6 +520,29 @@ def audit_verify(head: str | None, instance: Path, config: Path | None) -> None:
     _with_database(instance, config, run)
 
 
+@main.command("housekeeping")
+@_instance_option
+@_config_option
+def housekeeping_command(instance: Path, config: Path | None) -> None:
+    """Record logins that expired unfinished as abandoned, and remove expired state.
+
+    Every broker process does this by itself every [broker] housekeeping_seconds; run this
+    from cron when that is set to 0. Safe to run while brokers serve, and several at once.
+    """
+    from broker import housekeeping
+    from broker.db import utcnow
+    from broker.state import open_store
+
+    def run(session: Any) -> None:
+        store = open_store(_settings(config, instance), lambda: session)
+        swept = housekeeping.sweep(lambda: session, store, utcnow)
+        click.echo(f"abandoned logins recorded: {swept.abandoned}; expired state removed: "
+                   f"{swept.expired_state}; form submission marks removed: "
+                   f"{swept.submissions}")
+
+    _with_database(instance, config, run)
+
+
 @audit_group.command("show")
 @click.option("--last", "last", default=20, show_default=True, type=click.IntRange(1, 100_000),
               help="How many of the newest entries.")
@@ -545,10 +568,10 @@ def _accounts_service(session: Any, instance: Path, config: Path | None) -> Any:
     from broker.accounts.policy import AccountPolicy
     from broker.accounts.service import Accounts
     from broker.db import utcnow
-    from broker.state import SqlStateStore
+    from broker.state import open_store
 
     settings = _settings(config, instance)
-    return Accounts(lambda: session, SqlStateStore(lambda: session),
+    return Accounts(lambda: session, open_store(settings, lambda: session),
                     AccountPolicy.from_settings(settings.accounts), utcnow, settings.secret_key)
 
 
@@ -603,16 +626,17 @@ def admin_unlock(username: str, realm: str, instance: Path, config: Path | None)
     from broker.accounts.guard import LoginGuard
     from broker.accounts.policy import AccountPolicy
     from broker.db import utcnow
-    from broker.state import SqlStateStore
+    from broker.state import open_store
 
     def unlock(session: Any) -> None:
         if realm == "admin":
             was_locked = _accounts_service(session, instance, config).unlock(
                 username, by=_cli_actor())
         else:
-            policy = AccountPolicy.from_settings(_settings(config, instance).accounts)
-            was_locked = LoginGuard(lambda: session, SqlStateStore(lambda: session), realm,
-                                    policy, utcnow).unlock(username)
+            settings = _settings(config, instance)
+            store = open_store(settings, lambda: session)
+            was_locked = LoginGuard(store, realm, AccountPolicy.from_settings(settings.accounts),
+                                    utcnow).unlock(username)
             _audit_admin(session, "admin.account_unlocked", f"{realm}:{username}",
                          {"was_locked": was_locked})
             session.commit()

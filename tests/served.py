@@ -118,6 +118,7 @@ class TwoBrokers:
     first: Served
     second: Served
     config: Path
+    instance: Path
     environ: dict[str, str]
 
     def through(self, process: Served) -> Callable[[str], str]:
@@ -141,7 +142,7 @@ def two_brokers(folder: Path, instance: Path, service_environ: dict[str, str],
                bind=urlsplit(base_url).netloc) as first, serve(
             [BROKER], config, instance, environ, *workers, *options,
             log_name="serve-second.log") as second:
-        yield TwoBrokers(base_url, first, second, config, environ)
+        yield TwoBrokers(base_url, first, second, config, instance, environ)
 
 
 def moved(url: str, base_url: str, to: str) -> str:

@@ -45,26 +45,31 @@ def test_admin_add_refuses_bad_input_and_adds_nothing(run: Any, username: str, e
 
 
 def test_admin_unlock_lifts_a_mock_account_lock_and_is_audited(run: Any,
-                                                               database_url: str) -> None:
+                                                               database_url: str,
+                                                               instance_path: Path) -> None:
+    """The lock is where the broker keeps it (its state store: Redis when REDIS_URL is set),
+    and the command line lifts it there."""
     from flask import Flask
 
     from broker.accounts.guard import LoginGuard
     from broker.accounts.policy import AccountPolicy
+    from broker.config import demo_config
+    from broker.config import load_settings
     from broker.db import db
     from broker.db import sqlalchemy_url
     from broker.db import utcnow
-    from broker.state import SqlStateStore
+    from broker.state import open_store
     from tests.conftest import release
 
     run("admin", "list")  # makes the instance
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(database_url)
     db.init_app(app)
+    settings = load_settings(demo_config("http://127.0.0.1:5000"), instance_path=instance_path)
     with app.app_context():
-        guard = LoginGuard(db.session, SqlStateStore(db.session), "digid", AccountPolicy(),
-                           utcnow)
+        guard = LoginGuard(open_store(settings, db.session), "digid", AccountPolicy(), utcnow)
         for _ in range(5):
-            guard.failed("jan")
+            guard.failed(guard.check("jan", "192.0.2.1"))
         assert guard.locked_until("jan") is not None
     release(app)
     result = run("admin", "unlock", "jan", "--realm", "digid")

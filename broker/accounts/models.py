@@ -1,8 +1,8 @@
-"""Tables of the accounts core: administrator accounts, backup codes and login locks.
+"""Tables of the accounts core: administrator accounts and backup codes.
 
-Backup codes and locks are keyed by (realm, username), so the same mechanism serves the
-broker's administrators (realm ``admin``) and the mock identity providers' accounts (realm =
-the IdP's name).
+Backup codes are keyed by (realm, username), so the same mechanism serves the broker's
+administrators (realm ``admin``) and the mock identity providers' accounts (realm = the IdP's
+name). Wrong attempts and locks live in the state store (:mod:`broker.accounts.guard`).
 """
 
 from __future__ import annotations
@@ -48,14 +48,3 @@ class BackupCode(db.Model):  # type: ignore[name-defined,misc]
     username: Mapped[str] = mapped_column(String(100), index=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-
-
-class LoginLock(db.Model):  # type: ignore[name-defined,misc]
-    """Wrong attempts in a row for one account, and until when it is locked."""
-
-    __tablename__ = "login_lock"
-    realm: Mapped[str] = mapped_column(String(40), primary_key=True)
-    username: Mapped[str] = mapped_column(String(100), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                          nullable=True)

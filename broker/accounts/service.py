@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from broker import audit
 from broker.accounts import second_factor
 from broker.accounts.backup_codes import BackupCodes
+from broker.accounts.guard import Attempt
 from broker.accounts.guard import LoginGuard
 from broker.accounts.models import ADMIN_REALM
 from broker.accounts.models import AdminAccount
@@ -41,7 +42,7 @@ class Accounts:
                  clock: Callable[[], datetime], secret_key: str) -> None:
         self._session, self._policy, self._clock = session, policy, clock
         self._key = secret_key
-        self.guard = LoginGuard(session, store, ADMIN_REALM, policy, clock)
+        self.guard = LoginGuard(store, ADMIN_REALM, policy, clock)
         self.backup_codes = BackupCodes(session, ADMIN_REALM, secret_key, clock)
 
     # -- looking up -------------------------------------------------------------------------
@@ -83,33 +84,35 @@ class Accounts:
         """Step one of the login. Raises AccountLocked / TooManyAttempts (from the guard) or
         InputError for a wrong username or password (the same message for both)."""
         username = username.strip().lower()
-        self.guard.check(username, address)
+        attempt = self.guard.check(username, address)
         account = self.get(username)
         if not _password_matches(account.password_hash if account else _UNKNOWN, password) \
                 or account is None:
-            self._refuse(username, "Gebruikersnaam of wachtwoord klopt niet.",
+            self._refuse(attempt, "Gebruikersnaam of wachtwoord klopt niet.",
                          "The username or password is not right.")
+        self.guard.passed(attempt)  # the second factor completes the login
         return account
 
     def check_second_factor(self, username: str, code: str, address: str) -> str:
         """Step two: a TOTP code or an unused backup code. Returns "totp" or "backup"."""
-        self.guard.check(username, address)
+        attempt = self.guard.check(username, address)
         account = self.get(username)
         if account is None or account.totp_secret is None or account.totp_confirmed_at is None:
+            self.guard.passed(attempt)
             raise InputError("Er is geen tweede stap ingesteld. / No second factor is set up.")
         step = second_factor.accepted_step(account.totp_secret, code, self._clock(),
                                            account.totp_last_step)
         session = self._session()
         if step is not None and self._advance_step(username, step):
-            self.guard.succeeded(username)
+            self.guard.succeeded(attempt)
             return "totp"
         if self.backup_codes.use(username, code):
             audit.record(session, actor=f"admin:{username}", action="admin.backup_code_used",
                          subject=username, detail={"left": self.backup_codes_left(username)})
             session.commit()
-            self.guard.succeeded(username)
+            self.guard.succeeded(attempt)
             return "backup"
-        self._refuse(username, "Deze code klopt niet of is al gebruikt.",
+        self._refuse(attempt, "Deze code klopt niet of is al gebruikt.",
                      "This code is not right or was used already.")
 
     def logged_in(self, username: str, method: str) -> None:
@@ -133,13 +136,14 @@ class Accounts:
 
     def confirm_totp(self, username: str, code: str, address: str) -> list[str]:
         """Confirm the secret with a first code; returns the backup codes, shown only now."""
-        self.guard.check(username, address)
-        account = self._existing(username)
-        if account.totp_secret is None or account.totp_confirmed_at is not None:
+        attempt = self.guard.check(username, address)
+        account = self.get(username)
+        if account is None or account.totp_secret is None or account.totp_confirmed_at is not None:
+            self.guard.passed(attempt)
             raise InputError("Begin opnieuw met het instellen. / Start the set-up again.")
         step = second_factor.accepted_step(account.totp_secret, code, self._clock(), 0)
         if step is None:
-            self._refuse(username, "Deze code klopt niet. Kijk of de tijd op uw telefoon "
+            self._refuse(attempt, "Deze code klopt niet. Kijk of de tijd op uw telefoon "
                          "goed staat.", "This code is not right. Check that the time on your "
                          "phone is correct.")
         account.totp_confirmed_at, account.totp_last_step = self._clock(), step or 0
@@ -147,7 +151,7 @@ class Accounts:
         audit.record(self._session(), actor=f"admin:{username}", action="admin.totp_set_up",
                      subject=username)
         self._session().commit()
-        self.guard.succeeded(username)
+        self.guard.succeeded(attempt)
         return codes
 
     def new_backup_codes(self, username: str) -> list[str]:
@@ -162,11 +166,12 @@ class Accounts:
 
     def change_password(self, username: str, current: str, new: str, repeated: str,
                         address: str) -> None:
-        self.guard.check(username, address)
         account = self._existing(username)
+        attempt = self.guard.check(username, address)
         if not _password_matches(account.password_hash, current):
-            self._refuse(username, "Het huidige wachtwoord klopt niet.",
+            self._refuse(attempt, "Het huidige wachtwoord klopt niet.",
                          "The current password is not right.")
+        self.guard.passed(attempt)
         self._check_new_password(new, repeated, username)
         if _password_matches(account.password_hash, new):
             raise InputError("Kies een ander wachtwoord dan het huidige. / Choose a password "
@@ -177,10 +182,11 @@ class Accounts:
         self._session().commit()
 
     def change_email(self, username: str, password: str, email: str, address: str) -> None:
-        self.guard.check(username, address)
         account = self._existing(username)
+        attempt = self.guard.check(username, address)
         if not _password_matches(account.password_hash, password):
-            self._refuse(username, "Het wachtwoord klopt niet.", "The password is not right.")
+            self._refuse(attempt, "Het wachtwoord klopt niet.", "The password is not right.")
+        self.guard.passed(attempt)
         email = email.strip()
         self._check_email(email)
         account.email = email
@@ -217,8 +223,8 @@ class Accounts:
                              f"{username[:64]}.")
         return account
 
-    def _refuse(self, username: str, nl: str, en: str) -> NoReturn:
-        failure = self.guard.failed(username)
+    def _refuse(self, attempt: Attempt, nl: str, en: str) -> NoReturn:
+        failure = self.guard.failed(attempt)
         if failure.left == 0:
             raise InputError(f"{nl} Het account is nu geblokkeerd. / {en} The account is now "
                              "locked.")

@@ -64,12 +64,12 @@ def create_mock_digid(context: BrokerContext, csrf: CSRFProtect,
     def login(ticket: str) -> Response:
         pending = views.pending_or_refuse(context, SPEC, ticket)
         if request.method == "GET":
-            return _page(ticket, pending)
+            return _page(context, ticket, pending)
         if request.form.get("action") == "cancel":
             return views.finish(context, SPEC, ticket, lambda p: engine.answer_error(
                 context, SPEC, p, SAML_AUTHN_FAILED, CANCELLED))
         account = views.account_or_page(
-            context, SPEC, ticket, pending, lambda **shown: _page(ticket, pending, **shown))
+            context, SPEC, ticket, pending, lambda **shown: _page(context, ticket, pending, **shown))
         if isinstance(account, Response):
             return account
         if not engine.satisfies(pending, account.level):
@@ -83,14 +83,14 @@ def create_mock_digid(context: BrokerContext, csrf: CSRFProtect,
     return bp
 
 
-def _page(ticket: str, pending: PendingRequest, *, status: int = 200,
+def _page(context: BrokerContext, ticket: str, pending: PendingRequest, *, status: int = 200,
           **shown: Any) -> Response:
     accounts = [(account, None) for account in _accounts()]
     page = render_template(
         "mock_digid/login.html", ticket=ticket, pending=pending, accounts=accounts,
         level_names=loa.DIGID_LEVEL_NAMES, **shown,
         totp_secret=views.DEMO_TOTP_SECRET, totp_qr=views.demo_totp_qr(SPEC.label),
-        attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
+        attempts_left=engine.attempts_left(context, SPEC, ticket))
     return make_response(page, status)
 
 

@@ -167,7 +167,7 @@ def _page(context: BrokerContext, ticket: str, pending: PendingRequest, *, statu
         "mock_eherkenning/login.html", ticket=ticket, pending=pending,
         accounts=_accounts(context), level_names=LEVEL_NAMES, **shown,
         totp_secret=views.DEMO_TOTP_SECRET, totp_qr=views.demo_totp_qr(SPEC.label),
-        attempts_left=engine.MAX_ATTEMPTS - pending.attempts)
+        attempts_left=engine.attempts_left(context, SPEC, ticket))
     return make_response(page, status)
 
 

@@ -78,14 +78,17 @@ class PendingRequest:
     requested: tuple[str, ...]
     comparison: str
     service_uuid: str | None
-    attempts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PendingRequest:
-        return cls(**{**data, "requested": tuple(data["requested"])})
+        known = {key: value for key, value in data.items() if key in _PENDING_FIELDS}
+        return cls(**{**known, "requested": tuple(data["requested"])})
+
+
+_PENDING_FIELDS = frozenset(PendingRequest.__dataclass_fields__)
 
 
 def idp_metadata(context: BrokerContext, spec: MockIdpSpec) -> bytes:
@@ -156,16 +159,19 @@ def take_ticket(context: BrokerContext, spec: MockIdpSpec, ticket: str) -> Pendi
     return PendingRequest.from_dict(data) if data is not None else None
 
 
-def record_failure(context: BrokerContext, spec: MockIdpSpec, ticket: str,
-                   pending: PendingRequest) -> int:
-    """Count a wrong login; returns the attempts left (0: the ticket is gone)."""
-    attempts = pending.attempts + 1
+def record_failure(context: BrokerContext, spec: MockIdpSpec, ticket: str) -> int:
+    """Count a wrong login at this ticket (one atomic increment, so wrong logins sent at the
+    same moment are each counted); returns the attempts left (0: the ticket is gone)."""
+    attempts = context.store.incr(_attempts_key(spec, ticket), TICKET_TTL)
     if attempts >= MAX_ATTEMPTS:
         context.store.delete(_ticket_key(spec, ticket))
         return 0
-    data = pending.to_dict() | {"attempts": attempts}
-    context.store.put(_ticket_key(spec, ticket), data, TICKET_TTL)
     return MAX_ATTEMPTS - attempts
+
+
+def attempts_left(context: BrokerContext, spec: MockIdpSpec, ticket: str) -> int:
+    """Wrong logins this ticket still allows."""
+    return max(MAX_ATTEMPTS - context.store.count(_attempts_key(spec, ticket)), 0)
 
 
 def satisfies(pending: PendingRequest, level: str) -> bool:
@@ -291,6 +297,10 @@ def _rank(uri: str) -> int | None:
 
 def _ticket_key(spec: MockIdpSpec, ticket: str) -> str:
     return f"mock-idp:{spec.idp}:{ticket}"
+
+
+def _attempts_key(spec: MockIdpSpec, ticket: str) -> str:
+    return f"mock-idp-attempts:{spec.idp}:{ticket}"
 
 
 def _plausible(ticket: str) -> bool:

@@ -100,10 +100,10 @@ def account_or_page(context: BrokerContext, spec: MockIdpSpec, ticket: str,
         response.headers["Retry-After"] = str(held.retry_after)
         return response
     except AccountLocked as held:
-        engine.record_failure(context, spec, ticket, pending)  # an attempt at this ticket too
+        engine.record_failure(context, spec, ticket)  # an attempt at this ticket too
         return page(held="account", until=held.until, status=403)
     if account is None:
-        left = engine.record_failure(context, spec, ticket, pending)
+        left = engine.record_failure(context, spec, ticket)
         return page(locked=True, status=403) if left == 0 else page(failed=True, status=401)
     return account
 
@@ -114,22 +114,20 @@ def authenticate(context: BrokerContext, spec: MockIdpSpec, username: str, passw
     attempt for the address and, for an existing account, towards its lock."""
     username = username.strip()[:100]
     guard = login_guard(context, spec.idp)
-    guard.check(username, request.remote_addr or "unknown")
+    attempt = guard.check(username, request.remote_addr or "unknown")
     account = context.session().get(MockAccount, (spec.idp, username))
-    if account is None:
-        return None
-    if _matches(account, password, code, context):
-        guard.succeeded(username)
+    if account is not None and _matches(account, password, code, context):
+        guard.succeeded(attempt)
         return account
-    failure = guard.failed(username)
+    failure = guard.failed(attempt)  # an unknown account counts the same, telling nothing
     if failure.locked_until is not None:
         raise AccountLocked(failure.locked_until)
     return None
 
 
 def login_guard(context: BrokerContext, realm: str) -> LoginGuard:
-    return LoginGuard(context.session, context.store, realm,
-                      AccountPolicy.from_settings(context.settings.accounts), context.clock)
+    return LoginGuard(context.store, realm, AccountPolicy.from_settings(context.settings.accounts),
+                      context.clock)
 
 
 def _matches(account: MockAccount, password: str, code: str, context: BrokerContext) -> bool:

@@ -11,7 +11,7 @@ import pyotp
 import pytest
 
 from broker.accounts.models import AdminAccount
-from broker.accounts.models import LoginLock
+from broker.mock_idp.views import login_guard
 from tests.flows.browser import Browser
 
 PASSWORD = "beheer-demo-2026"  # the demo world's administrator "beheerder"
@@ -122,7 +122,7 @@ def test_backup_code_logs_in_once_and_a_reused_backup_code_is_refused(browser: B
 
 
 def test_fifth_wrong_attempt_locks_and_the_sixth_is_refused_even_when_right(
-        browser: Browser, broker_db: Any) -> None:
+        browser: Browser, live_app: Any) -> None:
     _set_up(browser)
     _logout(browser)
     for attempt in range(1, 5):
@@ -137,8 +137,9 @@ def test_fifth_wrong_attempt_locks_and_the_sixth_is_refused_even_when_right(
     assert "Dit account is geblokkeerd" in browser.text()
     assert "vraag een andere beheerder om het account vrij te geven" in browser.text()
     assert "inloggen/code" not in browser.last.url
-    lock = broker_db().get(LoginLock, ("admin", "beheerder"))
-    assert lock.failures == 5 and lock.locked_until is not None
+    with live_app.app_context():
+        guard = login_guard(live_app.extensions["broker"].context, "admin")
+        assert guard.locked_until("beheerder") is not None
 
 
 def test_administrator_unlocks_a_locked_account(browser: Browser, broker_db: Any,

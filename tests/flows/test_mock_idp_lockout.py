@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.accounts.models import LoginLock
+from broker.mock_idp.views import login_guard
 from tests.flows.browser import Browser
 from tests.flows.test_admin_accounts import _set_up
 
@@ -22,7 +22,7 @@ def _wrong(browser: Browser, username: str = "jan") -> Any:
 
 
 def test_fifth_wrong_attempt_locks_the_account_over_two_logins_and_the_sixth_is_refused(
-        browser: Browser, broker_db: Any) -> None:
+        browser: Browser, live_app: Any) -> None:
     _to_mock_digid(browser)
     for _ in range(3):
         assert _wrong(browser).status_code == 401
@@ -35,7 +35,9 @@ def test_fifth_wrong_attempt_locks_the_account_over_two_logins_and_the_sixth_is_
     response = browser.login_at_mock_digid("jan")  # the 6th: right password and code
     assert response.status_code == 403
     assert "Dit account is geblokkeerd" in browser.text()
-    assert broker_db().get(LoginLock, ("digid", "jan")).failures == 5
+    with live_app.app_context():
+        guard = login_guard(live_app.extensions["broker"].context, "digid")
+        assert guard.locked_until("jan") is not None
     _to_mock_digid(browser)
     browser.login_at_mock_digid("pieter")  # another account is not affected
     assert browser.last.url.endswith("/machtigen/")

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
-import pytest
 import requests
 from flask import Flask
 
@@ -22,9 +21,8 @@ from tests.flows.rp import OIDC_REDIRECT
 from tests.flows.rp import OidcRelyingParty
 from tests.flows.rp import oidc_login
 from tests.reliability.concurrency import at_once
+from tests.reliability.conftest import Target
 from tests.reliability.conftest import client_secret
-from tests.reliability.conftest import needs_two_processes
-from tests.served import TwoBrokers
 
 TRIALS = 12
 
@@ -67,24 +65,11 @@ def _assert_no_trial_left_a_token(outcomes: list[dict[str, Any]]) -> None:
     assert not left, f"{len(left)} of {len(outcomes)} races left an access token usable"
 
 
-@needs_two_processes
-def test_a_code_redeemed_at_two_processes_at_once_leaves_no_token_usable(
-        brokers: TwoBrokers, database: Any) -> None:
-    secret = client_secret(database, "race-rp")
-    database.close()
-    browser = Browser(brokers.base_url)
-    doors = (brokers.first.url, brokers.second.url)
-    outcomes = [_race(doors, browser, brokers.base_url, "race-rp", secret)
-                for _ in range(TRIALS)]
-    _assert_no_trial_left_a_token(outcomes)
-
-
-@pytest.mark.usefixtures("live_app")
-def test_a_code_redeemed_twice_at_once_in_one_process_leaves_no_token_usable(
-        base_url: str, broker_db: Any) -> None:
-    secret = client_secret(broker_db, "race-rp")
-    browser = Browser(base_url)
-    outcomes = [_race((base_url, base_url), browser, base_url, "race-rp", secret)
+def test_a_code_redeemed_at_two_doors_at_once_leaves_no_token_usable(target: Target) -> None:
+    """Two processes in the pass with PostgreSQL and Redis; two threads of one otherwise."""
+    secret = client_secret(target.session, "race-rp")
+    browser = Browser(target.base_url)
+    outcomes = [_race(target.doors, browser, target.base_url, "race-rp", secret)
                 for _ in range(TRIALS)]
     _assert_no_trial_left_a_token(outcomes)
 
