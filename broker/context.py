@@ -66,7 +66,7 @@ class BrokerContext:
     def register(self, clock: Callable[[], datetime] | None = None) -> Register:
         """The mandate register on this request's session, with the configured limits."""
         return Register(self.session(), self.catalogue(), clock=clock or self.clock,
-                        limits=Limits(**self.settings.register))
+                        limits=Limits(**self.settings.register), counters=self.store)
 
     def catalogue(self) -> ServiceCatalogue:
         """The services, from the configuration cache (see :mod:`broker.config_cache`)."""

@@ -55,6 +55,7 @@ from sqlalchemy.orm import Session
 
 from broker import audit
 from broker import loa as levels
+from broker import locks
 from broker.db import utcnow
 from broker.errors import InputError
 from broker.identifiers import is_branch_number
@@ -64,6 +65,7 @@ from broker.identifiers import is_rsin
 from broker.register.models import ACTIVE
 from broker.register.models import Mandate
 from broker.register.models import MandateEvent
+from broker.register.organisations import chain_lock
 from broker.register.organisations import chain_violation
 from broker.register.service import in_period
 from broker.services import ServiceCatalogue
@@ -301,6 +303,10 @@ class _ChainGuard:
             chain = [i for i in chain if rows[i][1] not in in_force]
         if not chain:
             return results
+        # as the organisation portal does: chain changes of one service take turns (the lock
+        # lasts until the next batch commits)
+        locks.hold(self._session, *{chain_lock(service) for i in chain
+                                    for service in rows[i][0].services})
         graph = _Graph(self._around({party for i in chain for party in (
             rows[i][0].represented[1], rows[i][0].representative[1])}))
         already: list[int] = []

@@ -74,6 +74,9 @@ class Mandate(db.Model):  # type: ignore[name-defined,misc]
     #: set by the bulk import (sha256 of the normalised row), so a re-import adds nothing twice
     import_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True,
                                                    index=True)
+    #: raised by every change through the ORM, which checks it is still the one read: of two
+    #: requests changing one mandate at once, the second fails (StaleDataError), changes nothing
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
     events: Mapped[list[MandateEvent]] = relationship(
         back_populates="mandate", order_by="MandateEvent.id")
     codes: Mapped[list[ActivationCode]] = relationship(back_populates="mandate")
@@ -82,6 +85,7 @@ class Mandate(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_mandate_representative", "representative_type", "representative_id", "state"),
         Index("ix_mandate_represented", "represented_type", "represented_id"),
     )
+    __mapper_args__ = {"version_id_col": version}
 
 
 class MandateEvent(db.Model):  # type: ignore[name-defined,misc]
@@ -125,15 +129,6 @@ class Letter(db.Model):  # type: ignore[name-defined,misc]
     mandate_id: Mapped[str | None] = mapped_column(ForeignKey("mandate.id"), nullable=True)
 
 
-class AttemptCounter(db.Model):  # type: ignore[name-defined,misc]
-    """Wrong attempts per person (e.g. activation), counted in a sliding window."""
-
-    __tablename__ = "attempt_counter"
-    key: Mapped[str] = mapped_column(String(120), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 class Organisation(db.Model):  # type: ignore[name-defined,misc]
     """The mock trade register (Handelsregister): companies and their main branch."""
 
@@ -162,3 +157,7 @@ class OrganisationRole(db.Model):  # type: ignore[name-defined,misc]
     appointed_by: Mapped[str] = mapped_column(String(120))
     appointed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    #: as :attr:`Mandate.version`: a role is ended once, by one request
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}

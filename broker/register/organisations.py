@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from broker import audit
 from broker import identifiers
 from broker import loa as levels
+from broker import locks
 from broker.db import aware
 from broker.db import utcnow
 from broker.register.models import ACTIVE
@@ -43,7 +44,10 @@ from broker.register.service import Limits
 from broker.register.service import RegisterError
 from broker.register.service import audit_mandate_change
 from broker.register.service import check_services
+from broker.register.service import commit_change
 from broker.register.service import in_period
+from broker.register.service import overlapping
+from broker.register.service import party_lock
 from broker.services import ServiceCatalogue
 
 #: Levels an eHerkenning authorisation can be registered at (EH2, EH3, EH4).
@@ -96,6 +100,7 @@ class Organisations:
             raise RegisterError("Kies een medewerker. / Choose an employee.")
         if pseudonym == actor:
             raise RegisterError("U kunt uzelf niet aanwijzen. / You cannot appoint yourself.")
+        locks.hold(self._session, party_lock("kvk", organisation.kvk))
         if self.is_administrator(organisation.kvk, pseudonym):
             raise RegisterError("Deze medewerker is al beheerder. / This employee already is an "
                                 "administrator.")
@@ -105,7 +110,7 @@ class Organisations:
         self._session.add(role)
         self._session.flush()  # the role's id, for the audit trail
         self._audit_role(role, "appointed", actor)
-        self._session.commit()
+        commit_change(self._session)
         return role
 
     def end_administrator(self, *, kvk: str, role_id: int, actor: str) -> OrganisationRole:
@@ -121,7 +126,7 @@ class Organisations:
                                 "register and changed there.")
         role.ended_at = self._clock()
         self._audit_role(role, "ended", actor)
-        self._session.commit()
+        commit_change(self._session)
         return role
 
     # -- company authorisations (an organisation authorises its employee) -------------------
@@ -151,11 +156,17 @@ class Organisations:
         extra = self._branch(organisation, branch)
         if chain:
             extra["chain"] = True
+        until = self._future(valid_until)
+        locks.hold(self._session, party_lock("kvk", organisation.kvk))
+        if any(row.loa == loa and row.extra == extra for row in overlapping(
+                self._session, ("kvk", organisation.kvk), ("pseudonym", employee), services,
+                kinds=("company",), states=(ACTIVE,), now=self._clock())):
+            raise RegisterError("Deze medewerker heeft deze machtiging al. / This employee has "
+                                "this authorisation already.")
         mandate = self._new("company", ("kvk", organisation.kvk), ("pseudonym", employee),
-                            services, loa=loa, valid_until=self._future(valid_until),
-                            extra=extra)
+                            services, loa=loa, valid_until=until, extra=extra)
         self._event(mandate, actor, "granted", None, ACTIVE)
-        self._session.commit()
+        commit_change(self._session)
         return mandate
 
     def withdraw_company(self, *, kvk: str, mandate_id: str, actor: str,
@@ -185,12 +196,14 @@ class Organisations:
                                 "organisation cannot give itself a chain mandate.")
         self._check_services(services, "chain")
         extra = self._branch(giver, branch)
+        # a loop may run through any organisation: chain changes of a service take turns
+        locks.hold(self._session, *(chain_lock(service) for service in services))
         for service in dict.fromkeys(services):
             self._check_chain(giver, receiver, service)
         mandate = self._new("chain", ("kvk", giver.kvk), ("kvk", receiver.kvk), services,
                             loa=None, valid_until=self._future(valid_until), extra=extra)
         self._event(mandate, actor, "given", None, ACTIVE)
-        self._session.commit()
+        commit_change(self._session)
         return mandate
 
     def revoke_chain(self, *, mandate_id: str, actor: str, reason: str | None = None) -> Mandate:
@@ -303,12 +316,12 @@ class Organisations:
 
     def _revoked(self, mandate: Mandate, actor: str, reason: str | None) -> Mandate:
         if self._expire_if_due(mandate) or mandate.state != ACTIVE:
-            self._session.commit()
+            commit_change(self._session)
             raise RegisterError("Deze machtiging is al beëindigd. / This mandate has already "
                                 "ended.")
         self._event(mandate, actor, "revoked", mandate.state, REVOKED, reason)
         mandate.state = REVOKED
-        self._session.commit()
+        commit_change(self._session)
         return mandate
 
     def _event(self, mandate: Mandate, actor: str, action: str, from_state: str | None,
@@ -336,7 +349,10 @@ class Organisations:
             and_(kind_column == "rsin", id_column == organisation.rsin),
         )).order_by(Mandate.created_at.desc())).scalars())
         if any([self._expire_if_due(mandate) for mandate in rows]):
-            self._session.commit()
+            try:
+                commit_change(self._session)
+            except RegisterError:  # another request recorded the same expiry at this moment
+                return self._listing(side, organisation)
         return rows
 
     def _expire_if_due(self, mandate: Mandate) -> bool:
@@ -348,6 +364,11 @@ class Organisations:
             mandate.state = EXPIRED
             return True
         return False
+
+
+def chain_lock(service: str) -> str:
+    """The :mod:`broker.locks` name held while checking a new chain mandate for ``service``."""
+    return f"chains:{service}"
 
 
 def chain_edges(session: Session, service: str, now: datetime) -> dict[str, set[str]]:

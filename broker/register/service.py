@@ -2,11 +2,18 @@
 
 Plain Python over a SQLAlchemy session. Every refusal is a :class:`RegisterError` whose text is
 for the person (Dutch / English) and nothing is written on refusal.
+
+What two requests may do at the same moment is settled in the database: a mandate's state
+changes only from the state it was read in (its version column; the loser is told the mandate
+changed meanwhile), a duplicate is looked for only while holding the represented party's lock
+(:mod:`broker.locks`), and every wrong activation attempt is reserved in one atomic step before
+the code is checked (per code in its row, per person in the state store's counter).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -25,10 +32,14 @@ from sqlalchemy import bindparam
 from sqlalchemy import cast
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from broker import audit
+from broker import locks
 from broker.db import aware
+from broker.db import commit
 from broker.db import utcnow
 from broker.errors import InputError
 from broker.errors import UnknownServiceError
@@ -43,18 +54,23 @@ from broker.register.models import REFUSED
 from broker.register.models import REQUESTED
 from broker.register.models import REVOKED
 from broker.register.models import ActivationCode
-from broker.register.models import AttemptCounter
 from broker.register.models import Letter
 from broker.register.models import Mandate
 from broker.register.models import MandateEvent
 from broker.register.models import Organisation
 from broker.register.models import Person
 from broker.services import ServiceCatalogue
+from broker.state import SqlStateStore
+from broker.state import StateStore
 
 MIN_DAYS, MAX_DAYS = 1, 5 * 365 + 1
 WRONG_ACTIVATION = (
     "De combinatie van BSN, geboortedatum en activeringscode klopt niet. / "
     "The combination of BSN, date of birth and activation code is not correct.")
+CHANGED_MEANWHILE = (
+    "Deze machtiging is intussen gewijzigd, misschien in een ander venster. Bekijk hoe zij er "
+    "nu voor staat. / This mandate was changed meanwhile, perhaps in another window. Look at "
+    "where it stands now.")
 
 
 class RegisterError(InputError):
@@ -67,6 +83,7 @@ class Limits:
     letter_code_seconds: int = 30 * 86400
     attempts_per_code: int = 5
     attempts_per_person: int = 10
+    #: how long a person's wrong activation attempts are counted (and they stay blocked)
     attempt_window_seconds: int = 86400
     #: how many intermediaries a chain may have (default 1, as eHerkenning; at most 3)
     chain_depth: int = 1
@@ -74,11 +91,15 @@ class Limits:
 
 class Register:
     def __init__(self, session: Session, catalogue: ServiceCatalogue, *,
-                 clock: Callable[[], datetime] = utcnow, limits: Limits = Limits()) -> None:
+                 clock: Callable[[], datetime] = utcnow, limits: Limits = Limits(),
+                 counters: StateStore | None = None) -> None:
+        """``counters`` keeps the wrong activation attempts per person (the broker's state
+        store; by default the SQL one on ``session``)."""
         self._session = session
         self._catalogue = catalogue
         self._clock = clock
         self._limits = limits
+        self._counters = counters or SqlStateStore(lambda: session, clock)
 
     # -- voluntary mandates (DigiD Machtigen) ------------------------------------------------
 
@@ -89,7 +110,7 @@ class Register:
                             services=services, days=days, state=AWAITING_ACTIVATION)
         code = self._issue_code(mandate, "screen", self._limits.screen_code_seconds)
         self._event(mandate, f"bsn:{giver}", "given", None, AWAITING_ACTIVATION)
-        self._session.commit()
+        self._commit()
         return mandate, code
 
     def ask(self, *, requester: str, represented_bsn: str, birth_date: date,
@@ -104,13 +125,19 @@ class Register:
             raise RegisterError("Wij kunnen deze persoon niet vinden met dit BSN en deze "
                                 "geboortedatum. / We cannot find this person with this BSN and "
                                 "date of birth.")
+        locks.hold(self._session, party_lock("bsn", represented_bsn))
+        if self._overlapping(("bsn", represented_bsn), ("bsn", requester), services,
+                             kinds=("voluntary",), states=(REQUESTED, ACTIVE)):
+            raise RegisterError("U heeft deze persoon al om een machtiging voor deze dienst "
+                                "gevraagd, of u heeft er al een. / You already asked this person "
+                                "for a mandate for this service, or you already have one.")
         mandate = self._new(kind="voluntary", represented=("bsn", represented_bsn),
                             representative=("bsn", requester), services=services, days=days,
                             state=REQUESTED)
         code = self._issue_code(mandate, "letter", self._limits.letter_code_seconds)
         self._event(mandate, f"bsn:{requester}", "requested", None, REQUESTED)
         self._send_letter(mandate, person, requester, code)
-        self._session.commit()
+        self._commit()
         return mandate
 
     def approve(self, *, approver: str, mandate_id: str) -> Mandate:
@@ -118,14 +145,14 @@ class Register:
         mandate = self._mine(mandate_id, represented=approver, states=(REQUESTED,))
         self._transition(mandate, f"bsn:{approver}", "approved", ACTIVE, None)
         self._retire_codes(mandate)
-        self._session.commit()
+        self._commit()
         return mandate
 
     def refuse(self, *, actor: str, mandate_id: str, reason: str | None = None) -> Mandate:
         mandate = self._mine(mandate_id, represented=actor, states=(REQUESTED,))
         self._transition(mandate, f"bsn:{actor}", "refused", REFUSED, reason)
         self._retire_codes(mandate)
-        self._session.commit()
+        self._commit()
         return mandate
 
     def activate(self, *, activator: str, represented_bsn: str, birth_date: date,
@@ -133,17 +160,22 @@ class Register:
         """The representative enters the code with the represented person's BSN and birth date.
 
         Wrong input of any kind gets the same message; attempts are limited per code and per
-        person, after which activation is locked with its own clear message.
+        person, after which activation is locked with its own clear message. The attempt is
+        counted (committed) before any code is checked, and given back if it was right, so
+        attempts sent at the same moment are each counted once and never one too many checked.
         """
-        self._check_person_not_locked(activator)
         represented_bsn = require_bsn(represented_bsn)
+        self._reserve_person_attempt(activator)
+        reserved = self._reserve_code_attempts(represented_bsn, activator)
         person = self._person(represented_bsn)
-        candidates = self._pending_codes(represented_bsn, activator)
         if person is not None and person.birth_date == birth_date:
-            for record in candidates:
+            for record in reserved:
                 if codes.matches(record.code_hash, code):
-                    return self._activated(record, activator)
-        self._count_failure(activator, candidates)
+                    return self._activated(record, activator, reserved, code)
+            again = self._activated_before(represented_bsn, activator, code)
+            if again is not None:
+                self._give_back(activator, reserved)
+                return again
         raise RegisterError(WRONG_ACTIVATION)
 
     # -- for everybody ----------------------------------------------------------------------
@@ -160,7 +192,7 @@ class Register:
                                 "ended.")
         self._transition(mandate, f"bsn:{actor}", "revoked", REVOKED, reason)
         self._retire_codes(mandate)
-        self._session.commit()
+        self._commit()
         return mandate
 
     def given_by(self, party_type: str, party_id: str) -> list[Mandate]:
@@ -214,13 +246,18 @@ class Register:
             if valid_until <= self._clock():
                 raise RegisterError("De einddatum ligt in het verleden. / The end date is in "
                                     "the past.")
+        locks.hold(self._session, party_lock("bsn", represented_bsn))
+        if self._overlapping(("bsn", represented_bsn), ("bsn", representative_bsn), services,
+                             kinds=("legal",), states=(ACTIVE,), role=role):
+            raise RegisterError("Deze vertegenwoordiging is al vastgelegd voor deze dienst. / "
+                                "This representation is already recorded for this service.")
         mandate = self._new(kind="legal", represented=("bsn", represented_bsn),
                             representative=("bsn", representative_bsn), services=services,
                             days=None, state=ACTIVE, role=role, valid_until=valid_until,
                             court_reference=court_reference.strip())
         self._event(mandate, actor, "recorded", None, ACTIVE, court_reference)
         if commit:
-            self._session.commit()
+            self._commit()
         return mandate
 
     # -- internals --------------------------------------------------------------------------
@@ -258,53 +295,80 @@ class Register:
             expires_at=self._clock() + timedelta(seconds=seconds), failed_attempts=0))
         return code
 
-    def _pending_codes(self, represented_bsn: str, activator: str) -> list[ActivationCode]:
+    def _reserve_person_attempt(self, activator: str) -> None:
+        """Count this attempt for the activating person, or refuse: blocked for the window."""
+        counted = self._counters.incr(_person_key(activator), self._limits.attempt_window_seconds)
+        if counted > self._limits.attempts_per_person:
+            raise RegisterError(
+                "U heeft te vaak een onjuiste code ingevoerd. Activeren is "
+                f"{_duration_nl(self._limits.attempt_window_seconds)} geblokkeerd. / You entered "
+                "a wrong code too often. Activation is blocked for "
+                f"{_duration_en(self._limits.attempt_window_seconds)}.")
+
+    def _reserve_code_attempts(self, represented_bsn: str,
+                               activator: str) -> list[ActivationCode]:
+        """The pending, unexpired codes for ``represented_bsn`` that ``activator`` may use and
+        that have attempts left, each with this attempt counted: one UPDATE that counts only
+        where the count is below the limit, committed before any code is checked."""
         now = self._clock()
-        rows = self._session.execute(
+        candidates = [code.id for code in self._session.execute(
             select(ActivationCode).join(Mandate).where(
                 Mandate.represented_type == "bsn", Mandate.represented_id == represented_bsn,
                 Mandate.state.in_((AWAITING_ACTIVATION, REQUESTED)),
                 ActivationCode.used_at.is_(None),
-                or_(Mandate.state == AWAITING_ACTIVATION, Mandate.representative_id == activator),
-            )).scalars()
-        return [code for code in rows if aware(code.expires_at) > now
-                and code.failed_attempts < self._limits.attempts_per_code]
+                or_(Mandate.state == AWAITING_ACTIVATION,
+                    Mandate.representative_id == activator),
+            )).scalars() if aware(code.expires_at) > now]
+        if not candidates:
+            return []
+        counted = self._session.execute(
+            update(ActivationCode).where(
+                ActivationCode.id.in_(candidates),
+                ActivationCode.failed_attempts < self._limits.attempts_per_code,
+            ).values(failed_attempts=ActivationCode.failed_attempts + 1)
+            .returning(ActivationCode.id)
+            .execution_options(synchronize_session=False)).scalars().all()
+        self._commit()
+        return [self._session.get_one(ActivationCode, id_) for id_ in counted]
 
-    def _activated(self, record: ActivationCode, activator: str) -> Mandate:
+    def _activated(self, record: ActivationCode, activator: str,
+                   reserved: list[ActivationCode], code: str) -> Mandate:
         mandate = record.mandate
         if mandate.represented_id == activator:
             raise RegisterError("U kunt uzelf niet machtigen. / You cannot mandate yourself.")
+        represented_bsn = mandate.represented_id
         record.used_at = self._clock()
         mandate.representative_type, mandate.representative_id = "bsn", activator
         self._transition(mandate, f"bsn:{activator}", "activated", ACTIVE, None)
         self._retire_codes(mandate)
-        self._session.commit()
+        try:
+            self._commit()
+        except RegisterError:  # activated at this moment by another request: by this person?
+            again = self._activated_before(represented_bsn, activator, code)
+            if again is None:
+                raise
+            mandate = again
+        self._give_back(activator, reserved)
         return mandate
 
-    def _count_failure(self, activator: str, candidates: list[ActivationCode]) -> None:
-        for record in candidates:
-            record.failed_attempts += 1
-        counter = self._counter(activator)
-        counter.count += 1
-        self._session.commit()
+    def _activated_before(self, represented_bsn: str, activator: str,
+                          code: str) -> Mandate | None:
+        """The mandate ``activator`` activated with ``code`` in the last hour: the same form
+        sent twice is the same right answer, not a wrong attempt."""
+        recent = self._clock() - timedelta(hours=1)
+        used = self._session.execute(select(ActivationCode).join(Mandate).where(
+            Mandate.represented_type == "bsn", Mandate.represented_id == represented_bsn,
+            Mandate.representative_id == activator, Mandate.state == ACTIVE,
+            ActivationCode.used_at >= recent)).scalars()
+        return next((record.mandate for record in used
+                     if codes.matches(record.code_hash, code)), None)
 
-    def _check_person_not_locked(self, activator: str) -> None:
-        if self._counter(activator).count >= self._limits.attempts_per_person:
-            self._session.rollback()
-            raise RegisterError(
-                "U heeft te vaak een onjuiste code ingevoerd. Activeren is 24 uur geblokkeerd. / "
-                "You entered a wrong code too often. Activation is blocked for 24 hours.")
-
-    def _counter(self, activator: str) -> AttemptCounter:
-        key, now = f"activation:{activator}", self._clock()
-        counter = self._session.get(AttemptCounter, key)
-        window = timedelta(seconds=self._limits.attempt_window_seconds)
-        if counter is None:
-            counter = AttemptCounter(key=key, count=0, window_start=now)
-            self._session.add(counter)
-        elif aware(counter.window_start) + window <= now:
-            counter.count, counter.window_start = 0, now
-        return counter
+    def _give_back(self, activator: str, reserved: list[ActivationCode]) -> None:
+        """A right answer was no wrong attempt: give back what :meth:`activate` counted."""
+        for record in reserved:
+            record.failed_attempts = ActivationCode.failed_attempts - 1
+        self._commit()
+        self._counters.incr(_person_key(activator), self._limits.attempt_window_seconds, -1)
 
     def _retire_codes(self, mandate: Mandate) -> None:
         for record in mandate.codes:
@@ -319,6 +383,15 @@ class Register:
             raise RegisterError("Deze aanvraag is al afgehandeld. / This request has already "
                                 "been dealt with.")
         return mandate
+
+    def _commit(self) -> None:
+        commit_change(self._session)
+
+    def _overlapping(self, represented: tuple[str, str], representative: tuple[str, str],
+                     services: Sequence[str], *, kinds: Sequence[str], states: Sequence[str],
+                     role: str | None = None) -> bool:
+        return bool(overlapping(self._session, represented, representative, services,
+                                kinds=kinds, states=states, role=role, now=self._clock()))
 
     def _transition(self, mandate: Mandate, actor: str, action: str, to_state: str,
                     reason: str | None) -> None:
@@ -338,8 +411,11 @@ class Register:
     def _listing(self, *conditions: ColumnElement[bool]) -> list[Mandate]:
         rows = list(self._session.execute(
             select(Mandate).where(*conditions).order_by(Mandate.created_at.desc())).scalars())
-        if any(self._expire_if_due(mandate) for mandate in rows):
-            self._session.commit()
+        if any([self._expire_if_due(mandate) for mandate in rows]):
+            try:
+                self._commit()
+            except RegisterError:  # another request recorded the same expiry at this moment
+                return self._listing(*conditions)
         return rows
 
     def _expire_if_due(self, mandate: Mandate) -> bool:
@@ -379,6 +455,55 @@ class Register:
         self._session.add(Letter(recipient_bsn=person.bsn, sent_at=self._clock(),
                                  subject="Aanvraag machtiging / Mandate request", body=body,
                                  mandate_id=mandate.id))
+
+
+def commit_change(session: Session) -> None:
+    """Commit a change of the register; a mandate (or role) another request changed since it
+    was read here (its version moved on) undoes everything and tells the person so."""
+    try:
+        commit(session)
+    except StaleDataError:
+        session.rollback()
+        raise RegisterError(CHANGED_MEANWHILE) from None
+
+
+def overlapping(session: Session, represented: tuple[str, str], representative: tuple[str, str],
+                services: Sequence[str], *, kinds: Sequence[str], states: Sequence[str],
+                now: datetime, role: str | None = None) -> list[Mandate]:
+    """The mandates of ``kinds`` in ``states`` between the two parties (of ``role``, if given)
+    that cover one of ``services`` (an active one only in its period): the duplicates a new
+    mandate would make. Call with the represented party's lock held (:func:`party_lock`), or
+    two requests may both find none and both write."""
+    rows = session.execute(select(Mandate).where(
+        Mandate.represented_type == represented[0], Mandate.represented_id == represented[1],
+        Mandate.representative_type == representative[0],
+        Mandate.representative_id == representative[1],
+        Mandate.kind.in_(kinds), Mandate.state.in_(states),
+        *([Mandate.role == role] if role is not None else []))).scalars()
+    return [row for row in rows if set(services) & set(row.services) and (
+        row.state != ACTIVE or _in_period(row, now))]
+
+
+def party_lock(party_type: str, party_id: str) -> str:
+    """The :mod:`broker.locks` name held while checking for a duplicate of a mandate this
+    party gives."""
+    return f"party:{party_type}:{party_id}"
+
+
+def _person_key(activator: str) -> str:
+    """The state-store counter of a person's wrong activation attempts (a digest, no BSN)."""
+    return "activation-attempts:" + hashlib.sha256(activator.encode()).hexdigest()[:32]
+
+
+def _duration_nl(seconds: int) -> str:
+    hours = seconds // 3600
+    return f"{hours} uur" if hours else f"{max(seconds // 60, 1)} minuten"
+
+
+def _duration_en(seconds: int) -> str:
+    hours = seconds // 3600
+    return (f"{hours} hour{'s' * (hours != 1)}" if hours
+            else f"{max(seconds // 60, 1)} minutes")
 
 
 def check_services(catalogue: ServiceCatalogue, services: Sequence[str], accepts: str, *,

@@ -240,7 +240,7 @@ def test_grant_with_end_date_in_the_past_is_refused(orgs: Organisations, clock: 
 
 
 def test_administrator_withdraws_authorisation_with_history(orgs: Organisations) -> None:
-    mandate = orgs.grant_company(kvk=BAKERY, employee=EVA, services=[OMZET], loa="substantial",
+    mandate = orgs.grant_company(kvk=BAKERY, employee=EVA, services=[OMZET], loa="high",
                                  chain=False, actor=BEA)
     withdrawn = orgs.withdraw_company(kvk=BAKERY, mandate_id=mandate.id, actor=BEA,
                                       reason="uit dienst")
@@ -250,7 +250,7 @@ def test_administrator_withdraws_authorisation_with_history(orgs: Organisations)
 
 
 def test_withdraw_company_refusals_change_nothing(orgs: Organisations) -> None:
-    mandate = orgs.grant_company(kvk=BAKERY, employee=EVA, services=[OMZET], loa="substantial",
+    mandate = orgs.grant_company(kvk=BAKERY, employee=EVA, services=[OMZET], loa="high",
                                  chain=False, actor=BEA)
     chain = _chain(BAKERY, OFFICE)
     _refused(lambda: orgs.withdraw_company(kvk=BAKERY, mandate_id=mandate.id, actor=EVA),
@@ -361,7 +361,7 @@ def test_either_side_revokes_a_chain_mandate(orgs: Organisations) -> None:
 
 def test_revoke_chain_refusals_change_nothing(orgs: Organisations) -> None:
     mandate = _chain(BAKERY, OFFICE)
-    company = orgs.grant_company(kvk=BAKERY, employee=EVA, services=[OMZET], loa="substantial",
+    company = orgs.grant_company(kvk=BAKERY, employee=EVA, services=[OMZET], loa="high",
                                  chain=False, actor=BEA)
     _refused(lambda: orgs.revoke_chain(mandate_id=mandate.id, actor=EVA), "bestaat niet")
     _refused(lambda: orgs.revoke_chain(mandate_id=mandate.id, actor=TINE), "bestaat niet")
