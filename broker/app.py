@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from broker import admin
+from broker import housekeeping
 from broker import registry
 from broker import schema
 from broker.config import Settings
@@ -25,13 +26,14 @@ from broker.context import BrokerContext
 from broker.db import db
 from broker.db import is_embedded
 from broker.db import sqlalchemy_url
+from broker.db import utcnow
 from broker.errors import BrokerError
 from broker.errors import ConfigError
 from broker.flow import Flows
-from broker.state import SqlStateStore
-from broker.state import StateStore
-from broker.state_redis import connect as connect_redis
+from broker.journal import LoginJournal
+from broker.state import open_store
 from broker.web import i18n
+from broker.web import once
 from broker.web import pages
 from broker.web import security
 from broker.web.flow_views import bp as flow_bp
@@ -67,6 +69,7 @@ def create_app(settings: Settings) -> Flask:
     schema.init_app(app)
     csrf.init_app(app)
     i18n.init_app(app)
+    once.init_app(app)
     security.init_app(app, https=settings.secure_cookies)
     with app.app_context():
         schema.ensure_current(upgrade_embedded=is_embedded(settings.database_url))
@@ -77,6 +80,7 @@ def create_app(settings: Settings) -> Flask:
         _mount_portal(app, runtime)
         if settings.demo:
             _mount_demo(app, runtime)
+    _schedule_housekeeping(app, runtime)
     app.register_blueprint(flow_bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
@@ -98,11 +102,33 @@ def _silence_libraries_that_log_personal_data() -> None:
 
 
 def _context(settings: Settings) -> BrokerContext:
-    store: StateStore = (connect_redis(settings.redis_url, settings.redis_prefix) if settings.redis_url
-                         else SqlStateStore(lambda: db.session()))
-    flows = Flows(store, lifetime=settings.flow_lifetime_seconds)
+    store = open_store(settings, lambda: db.session())
+    flows = Flows(store, lifetime=settings.flow_lifetime_seconds,
+                  journal=LoginJournal(lambda: db.session(), utcnow))
     return BrokerContext(settings=settings, store=store, flows=flows, session=lambda: db.session(),
                          config=ConfigCache(max_age=settings.config_cache_seconds))
+
+
+def _schedule_housekeeping(app: Flask, runtime: Runtime) -> None:
+    """Sweep (see :mod:`broker.housekeeping`) every ``housekeeping_seconds`` in this process,
+    after a response has been sent, so that no request waits for it."""
+    schedule = housekeeping.Schedule(runtime.context.settings.housekeeping_seconds,
+                                     lambda: _sweep(app, runtime))
+
+    def after(response: Response) -> Response:
+        if schedule.due():
+            response.call_on_close(schedule.run_if_due)
+        return response
+
+    app.after_request(after)
+
+
+def _sweep(app: Flask, runtime: Runtime) -> None:
+    with app.app_context():
+        context = runtime.context
+        swept = housekeeping.sweep(context.session, context.store, context.clock)
+        if swept.abandoned:
+            log.info("housekeeping: %d abandoned login(s) recorded", swept.abandoned)
 
 
 def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:

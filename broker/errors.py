@@ -13,6 +13,7 @@
     ├── UpstreamError                  the connector could not obtain a usable identity
     │   ├── UpstreamCancelledError     the person cancelled at the identity provider
     │   └── UpstreamResponseError      bad signature, audience, InResponseTo, time, replay
+    │       └── UpstreamAnswerUsedError  the answer's request was used already (or a race)
     └── RepresentationError            the person may not act as asked
 
 ``public_message`` is shown to a person (Dutch, then English); ``detail`` is for the log and
@@ -133,6 +134,12 @@ class UpstreamResponseError(UpstreamError):
     http_status = 400
     public_message_nl = "Het antwoord van het inlogmiddel kon niet worden gecontroleerd."
     public_message_en = "The answer from the login service could not be verified."
+
+
+class UpstreamAnswerUsedError(UpstreamResponseError):
+    """The request an upstream answer responds to was used up already: a replay, or the loser
+    of a race with the same answer. Refused on a page only: the flow belongs to the answer
+    that was accepted, and nothing is said to the relying party on its behalf."""
 
 
 class RepresentationError(BrokerError):

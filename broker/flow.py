@@ -10,6 +10,12 @@ A flow lives in a :class:`~broker.state.StateStore` under an unguessable id, is 
 browser that began it, expires, and is consumed by :meth:`Flows.complete`: replaying any step
 afterwards raises :class:`~broker.errors.FlowError`. Connectors and frontends call these
 transitions; they never call each other.
+
+Each step is consumed only in the step that completes it: :meth:`Flows.authenticated` takes
+the upstream request, marks the assertion and stores the authenticated flow in one atomic
+store operation, after the :class:`~broker.journal.LoginJournal` has recorded the login; and
+:meth:`Flows.complete` consumes the login in the caller's transaction (its journal row goes
+with the audit entry), so a process that dies in between leaves the flow as it was.
 """
 
 from __future__ import annotations
@@ -21,13 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from datetime import timedelta
+from typing import TYPE_CHECKING
 from typing import Any
 
 from broker.db import utcnow
 from broker.errors import FlowError
+from broker.errors import UpstreamAnswerUsedError
 from broker.errors import UpstreamResponseError
 from broker.identity import Identity
 from broker.state import StateStore
+
+if TYPE_CHECKING:
+    from broker.journal import LoginJournal
 
 STARTED = "started"
 UPSTREAM = "upstream"
@@ -82,10 +94,14 @@ class Flows:
     """Creates, loads and moves flows; the only code that changes a flow's state."""
 
     def __init__(self, store: StateStore, *, lifetime: int,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 journal: LoginJournal | None = None) -> None:
+        """Without a ``journal`` (unit tests of the flow alone) a flow's single use rests on
+        the store alone, and nothing records logins that were never completed."""
         self._store = store
         self._lifetime = lifetime
         self._clock = clock
+        self._journal = journal
 
     def start(self, *, browser_binding: str, force_authn: bool = False,
               max_age: int | None = None, stored: bool = True, **fields: Any) -> Flow:
@@ -149,16 +165,28 @@ class Flows:
             raise UpstreamResponseError("response does not answer this flow's request")
         return flow
 
-    def consume_upstream_request(self, flow: Flow) -> None:
-        """Use up the flow's upstream request id once its answer is verified; a second verified
-        answer to the same request (a replay, or a race) is refused."""
-        assert flow.connector is not None and flow.upstream_request_id is not None
-        if self._store.take(_request_key(flow.connector, flow.upstream_request_id)) is None:
-            raise UpstreamResponseError("InResponseTo already used")
-
-    def authenticated(self, flow: Flow, identity: Identity) -> None:
+    def authenticated(self, flow: Flow, identity: Identity, *,
+                      mark: tuple[str, int] | None = None) -> None:
+        """The connector verified ``identity`` for the flow: record the login in the journal,
+        then, in one store operation, use up the upstream request id, add ``mark`` (the
+        assertion's replay mark: key, seconds) and store the flow as authenticated. A second
+        verified answer to the same request (or one that loses a race with the first) raises
+        :class:`UpstreamAnswerUsedError`, a replayed assertion UpstreamResponseError; either
+        changes nothing."""
         flow.identity, flow.state = identity.to_dict(), AUTHENTICATED
-        self._save(flow)
+        if self._journal is not None:
+            self._journal.opened(flow, identity, self._clock() + timedelta(
+                seconds=self._lifetime))
+        if flow.connector is None or flow.upstream_request_id is None:
+            self._save(flow)  # a flow authenticated without an upstream request (tests)
+            return
+        stopped = self._store.advance(
+            take=_request_key(flow.connector, flow.upstream_request_id),
+            put=(_key(flow.id), vars(flow), self._lifetime), mark=mark)
+        if stopped == "taken":
+            raise UpstreamAnswerUsedError("InResponseTo already used")
+        if stopped == "marked":
+            raise UpstreamResponseError("assertion replayed")
 
     def offer(self, flow: Flow, options: list[dict[str, Any]]) -> None:
         flow.options = options
@@ -169,12 +197,30 @@ class Flows:
         self._save(flow)
 
     def complete(self, flow: Flow) -> None:
-        """Consume the flow: exactly one caller completes it; any replay gets FlowError."""
-        if self._store.take(_key(flow.id)) is None:
+        r"""Consume the login, in the caller's transaction (which records it in the audit
+        trail): exactly one caller completes it, any replay gets FlowError. The caller
+        :meth:`forget`\ s the flow once that transaction is committed."""
+        if self._journal is not None:
+            if not self._journal.closed(flow):
+                raise FlowError("flow already completed")
+        elif self._store.take(_key(flow.id)) is None:
             raise FlowError("flow already completed")
 
-    def fail(self, flow: Flow) -> None:
+    def end(self, flow: Flow) -> bool:
+        """The login failed: close it in the caller's transaction (which records the failure)
+        and forget the flow. False when an authenticated login was closed already (by a
+        concurrent step, which answered the relying party)."""
+        closed = True
+        if self._journal is not None and flow.state in (AUTHENTICATED, CHOSEN):
+            closed = self._journal.closed(flow)
+        self.forget(flow)
+        return closed
+
+    def forget(self, flow: Flow) -> None:
+        """Remove the flow and its upstream request from the store."""
         self._store.delete(_key(flow.id))
+        if flow.connector is not None and flow.upstream_request_id is not None:
+            self._store.delete(_request_key(flow.connector, flow.upstream_request_id))
 
     def _save(self, flow: Flow) -> None:
         # a shallow view, not dataclasses.asdict's deep copy: the store serialises it at once

@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 
 from broker.errors import FlowError
+from broker.errors import UpstreamAnswerUsedError
 from broker.errors import UpstreamResponseError
+from broker.flow import AUTHENTICATED
+from broker.flow import UPSTREAM
 from broker.flow import Flows
 from broker.identity import Identity
 from broker.identity import Party
@@ -79,11 +82,24 @@ def test_upstream_request_id_is_used_up_once(flows: Flows) -> None:
     flow = flows.start(browser_binding="b", **FIELDS)
     flows.upstream_started(flow, "digid", "_req1")
     found = flows.awaiting_upstream("digid", "_req1")
-    flows.consume_upstream_request(found)
-    with pytest.raises(UpstreamResponseError):
-        flows.consume_upstream_request(found)
+    second = flows.awaiting_upstream("digid", "_req1")  # the same answer, posted twice
+    flows.authenticated(found, IDENTITY, mark=("seen:a1", 60))
+    with pytest.raises(UpstreamAnswerUsedError):
+        flows.authenticated(second, IDENTITY, mark=("seen:a1", 60))
     with pytest.raises(UpstreamResponseError):
         flows.awaiting_upstream("digid", "_req1")
+    assert flows.load(flow.id, "b").state == AUTHENTICATED
+
+
+def test_an_assertion_seen_before_is_refused_and_changes_nothing(flows: Flows,
+                                                                 database: Any) -> None:
+    flow = flows.start(browser_binding="b", **FIELDS)
+    flows.upstream_started(flow, "digid", "_req1")
+    SqlStateStore(lambda: database).add("seen:a1", {}, 60)  # the assertion came before
+    with pytest.raises(UpstreamResponseError, match="replayed"):
+        flows.authenticated(flows.awaiting_upstream("digid", "_req1"), IDENTITY,
+                            mark=("seen:a1", 60))
+    assert flows.awaiting_upstream("digid", "_req1").state == UPSTREAM
 
 
 def test_response_for_another_connector_finds_no_flow(flows: Flows) -> None:

@@ -134,19 +134,20 @@ class SamlConnector:
         return redirect(url, 303)
 
     def acs(self) -> Response:
-        """The IdP's answer: find the flow, verify everything, then (and only then) use up the
-        request id and record the identity. A message that fails verification changes nothing:
-        the person's login stays open for the genuine answer."""
+        """The IdP's answer: find the flow, verify everything, then (and only then) record the
+        identity, using up the request id and marking the assertion in the same step. A
+        message that fails verification changes nothing: the person's login stays open for the
+        genuine answer."""
         try:
             document = bindings.decode_post(request.form.get("SAMLResponse"))
         except bindings.BindingError as exc:
             raise UpstreamResponseError(f"{self.name}: {exc}") from None
         flow = self.context.flows.awaiting_upstream(self.name, messages.in_response_to_of(document))
         verified = self._verify(document, flow)
-        self._claim(flow)
-        self._refuse_replay(verified)
+        flow_views.claimed(flow)  # a genuine answer: from here on errors go to the relying party
         self._require_fresh(flow, verified)
-        return flow_views.authenticated(flow, self.identity_for(flow, verified))
+        return flow_views.authenticated(flow, self.identity_for(flow, verified),
+                                        mark=self._replay_mark(verified))
 
     def _verify(self, document: bytes, flow: Flow) -> messages.VerifiedAssertion:
         assert flow.upstream_request_id is not None
@@ -157,22 +158,16 @@ class SamlConnector:
                 audience=self.entity_id, in_response_to=flow.upstream_request_id,
                 now=self.context.clock(), skew=self.context.settings.clock_skew_seconds)
         except messages.StatusError as exc:  # signed by the IdP: a genuine answer to the flow
-            self._claim(flow)
+            flow_views.claimed(flow)
             raise self.status_error(exc) from None
         except messages.MessageError as exc:
             raise UpstreamResponseError(f"{self.name}: {exc}") from None
 
-    def _claim(self, flow: Flow) -> None:
-        """Use up the request id; from here on errors are answered to the relying party."""
-        self.context.flows.consume_upstream_request(flow)
-        flow_views.claimed(flow)
-
-    def _refuse_replay(self, verified: messages.VerifiedAssertion) -> None:
+    def _replay_mark(self, verified: messages.VerifiedAssertion) -> tuple[str, int]:
+        """The assertion's replay mark (key, seconds): kept until it could no longer verify."""
         skew = self.context.settings.clock_skew_seconds
         ttl = int((verified.not_on_or_after - self.context.clock()).total_seconds()) + skew + 1
-        key = f"saml-assertion:{verified.issuer}:{verified.assertion_id}"
-        if not self.context.store.add(key, {}, max(ttl, 1)):
-            raise UpstreamResponseError(f"{self.name}: assertion replayed")
+        return f"saml-assertion:{verified.issuer}:{verified.assertion_id}", max(ttl, 1)
 
     def _require_fresh(self, flow: Flow, verified: messages.VerifiedAssertion) -> None:
         """When the flow demanded a fresh authentication, the IdP must have authenticated the

@@ -22,11 +22,13 @@ from werkzeug.wrappers import Response
 from broker import audit
 from broker import loa
 from broker.context import Continuation
+from broker.db import one_transaction
 from broker.errors import BrokerError
 from broker.errors import FlowError
 from broker.errors import InsufficientLoaError
 from broker.errors import NoLoginMethodError
 from broker.errors import RepresentationError
+from broker.errors import UpstreamAnswerUsedError
 from broker.errors import UpstreamCancelledError
 from broker.flow import AUTHENTICATED
 from broker.flow import STARTED
@@ -86,9 +88,17 @@ def claimed(flow: Flow) -> None:
     g.broker_flow = flow
 
 
-def authenticated(flow: Flow, identity: Identity) -> Response:
-    """A connector verified the upstream answer: record it, continue in this browser."""
-    runtime().context.flows.authenticated(flow, identity)
+def authenticated(flow: Flow, identity: Identity, *,
+                  mark: tuple[str, int] | None = None) -> Response:
+    """A connector verified the upstream answer: record it (see :meth:`Flows.authenticated`;
+    ``mark`` is the assertion's replay mark), continue in this browser. An answer whose
+    request was used already, or that lost a race with the same answer, is refused on a page
+    of its own: the flow belongs to the answer that won."""
+    try:
+        runtime().context.flows.authenticated(flow, identity, mark=mark)
+    except UpstreamAnswerUsedError:
+        g.broker_flow = None
+        raise
     log.info("flow %s authenticated via %s at %s", _short(flow.id), identity.connector,
              identity.loa)
     return redirect(url_for("flow.resume", flow_id=flow.id), 303)
@@ -178,20 +188,19 @@ def _options(identity: Identity, service: Service) -> list[Option]:
 def finish(flow: Flow, identity: Identity) -> Response:
     """Consume the flow and carry ``identity`` to the relying party.
 
-    The audit entry is added before the frontend answers and committed with the answer (the
-    OIDC code is stored in the same transaction); a frontend that fails leaves no entry.
+    The login is consumed, its audit entry written and the frontend's answer made in one
+    transaction (with the SQL state store the OIDC code too); a frontend that fails, or a
+    process that dies before the commit, leaves the flow as it was, to be completed again
+    (or recorded as abandoned when it expires). The flow itself is forgotten after.
     """
     rt = runtime()
-    rt.context.flows.complete(flow)
-    session = rt.context.session()
-    audit.record(session, actor=_party(identity.acting), action="login.completed",
-                 subject=flow.requester, detail=_login_detail(flow, identity))
-    try:
+    with one_transaction(rt.context.session()):
+        rt.context.flows.complete(flow)
+        audit.record(rt.context.session(), actor=_party(identity.acting),
+                     action="login.completed", subject=flow.requester,
+                     detail=_login_detail(flow, identity))
         continuation = rt.frontends[flow.frontend].respond(identity, flow)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    rt.context.flows.forget(flow)
     log.info("flow %s completed for %s", _short(flow.id), flow.requester)
     return render_continuation(continuation)
 
@@ -275,10 +284,10 @@ def handle_broker_error(error: BrokerError) -> Response:
         if frontend is not None:
             session = rt.context.session()
             session.rollback()  # nothing half-done by the failed step is committed below
-            continuation = frontend.respond_error(error, flow)
-            _record_failure(flow, error)
-            rt.context.flows.fail(flow)
-            session.commit()
+            with one_transaction(session):
+                if rt.context.flows.end(flow):  # else a concurrent step answered already
+                    continuation = frontend.respond_error(error, flow)
+                    _record_failure(flow, error)
     if continuation is not None and isinstance(error, UpstreamCancelledError):
         return render_continuation(continuation)
     connector = runtime().connectors.get(flow.connector) if flow and flow.connector else None
