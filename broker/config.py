@@ -12,6 +12,7 @@
     redis_url = "redis://cache:6379/0"         # optional, or env REDIS_URL: state in Redis
     redis_prefix = "broker:"                   # before every key: brokers sharing one Redis
     config_cache_seconds = 5                   # services, clients, SPs kept per process (0: off)
+    housekeeping_seconds = 60                  # abandoned logins, expired state (0: cron only)
 
     [connectors.digid]                         # the table key names the instance
     type = "mock_digid"                        # entry point in group broker.connectors
@@ -27,7 +28,8 @@
     screen_code_seconds = 3600                 # a code shown on screen (DigiD Machtigen: 1 h)
     letter_code_seconds = 2592000              # a code sent by letter (30 days)
     attempts_per_code = 5                      # then the code is locked
-    attempts_per_person = 10                   # per day, then activation is blocked
+    attempts_per_person = 10                   # per window, then activation is blocked
+    attempt_window_seconds = 86400             # the window (the demo: 15 minutes)
     chain_depth = 1                            # intermediaries in a chain (eHerkenning: 1)
 
     [accounts]                                 # optional: logins with a password and a code
@@ -61,7 +63,7 @@ from broker.errors import ConfigError
 _BROKER_KEYS = {
     "base_url": str, "allow_mock_connectors": bool, "demo": bool, "clock_skew_seconds": int,
     "flow_lifetime_seconds": int, "database_url": str, "trust_proxy": bool, "redis_url": str,
-    "redis_prefix": str, "config_cache_seconds": int,
+    "redis_prefix": str, "config_cache_seconds": int, "housekeeping_seconds": int,
 }
 #: the databases the broker runs on: the embedded SQLite default, or PostgreSQL
 _DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
@@ -74,6 +76,7 @@ _REGISTER_KEYS = {
     "letter_code_seconds": (3600, 90 * 86400),
     "attempts_per_code": (1, 20),
     "attempts_per_person": (1, 100),
+    "attempt_window_seconds": (60, 7 * 86400),
     "chain_depth": (1, 3),
 }
 
@@ -103,6 +106,8 @@ class Settings:
     flow_lifetime_seconds: int = 900
     #: how long a process keeps services, clients and SPs it read (see broker.config_cache)
     config_cache_seconds: int = 5
+    #: how often each process runs broker.housekeeping.sweep after a request (0: never)
+    housekeeping_seconds: int = 60
     connectors: tuple[ComponentSettings, ...] = ()
     frontends: tuple[ComponentSettings, ...] = ()
     plugins: tuple[ComponentSettings, ...] = ()
@@ -135,6 +140,9 @@ def demo_config(base_url: str) -> dict[str, Any]:
             "bedrijf": {"type": "eherkenning"},
             "keten": {"type": "chain_mandates"},
         },
+        # a person trying the demo who blocks activation on purpose waits 15 minutes, not a
+        # day; the other limits count wrong attempts only, so walking the README never hits one
+        "register": {"attempt_window_seconds": 900},
     }
 
 
@@ -177,6 +185,7 @@ def load_settings(data: Mapping[str, Any], *, instance_path: Path,
         clock_skew_seconds=_bounded(broker, "clock_skew_seconds", 60, 0, 300),
         flow_lifetime_seconds=_bounded(broker, "flow_lifetime_seconds", 900, 60, 3600),
         config_cache_seconds=_bounded(broker, "config_cache_seconds", 5, 0, 300),
+        housekeeping_seconds=_bounded(broker, "housekeeping_seconds", 60, 0, 3600),
         connectors=_components(data, "connectors"),
         frontends=_components(data, "frontends"),
         plugins=_components(data, "plugins"),

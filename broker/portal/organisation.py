@@ -47,6 +47,7 @@ from broker.register.organisations import Organisations
 from broker.register.service import Limits
 from broker.services import Service
 from broker.web import flow_views
+from broker.web.once import once
 from broker.web.runtime import runtime
 
 #: The organisation portal asks for this pseudo-service; relying parties never see it. The mock
@@ -166,14 +167,12 @@ def employees(user: OrgUser) -> Any:
     orgs, error = _organisations(), None
     if request.method == "POST":
         try:
-            orgs.grant_company(
+            return _once(user, "org_portal.employees", "granted", lambda: orgs.grant_company(
                 kvk=user.kvk, employee=_employee(user, request.form.get("employee", "")),
                 services=request.form.getlist("service"), loa=request.form.get("loa", ""),
-                chain=request.form.get("chain") == "1", actor=user.pseudonym)
+                chain=request.form.get("chain") == "1", actor=user.pseudonym))
         except InputError as refused:
             error = refused
-        else:
-            return redirect(url_for("org_portal.employees", done="granted"), 303)
     granted = [m for m in orgs.given_by_organisation(user.kvk) if m.kind == "company"]
     return _page("portal/organisation/employees.html", user, error=error, granted=granted,
                  services=_services("company"), loas=COMPANY_LEVELS,
@@ -194,13 +193,13 @@ def administrators(user: OrgUser) -> Any:
     orgs, error = _organisations(), None
     if request.method == "POST":
         try:
-            orgs.appoint_administrator(
-                kvk=user.kvk, pseudonym=_employee(user, request.form.get("employee", "")),
-                actor=user.pseudonym)
+            return _once(user, "org_portal.administrators", "appointed",
+                         lambda: orgs.appoint_administrator(
+                             kvk=user.kvk,
+                             pseudonym=_employee(user, request.form.get("employee", "")),
+                             actor=user.pseudonym))
         except InputError as refused:
             error = refused
-        else:
-            return redirect(url_for("org_portal.administrators", done="appointed"), 303)
     return _page("portal/organisation/administrators.html", user, error=error,
                  roles=orgs.administrators(user.kvk), status=400 if error else 200)
 
@@ -219,12 +218,11 @@ def chains(user: OrgUser) -> Any:
     orgs, error = _organisations(), None
     if request.method == "POST":
         try:
-            orgs.give_chain(client=user.kvk, intermediary=request.form.get("intermediary", ""),
-                            services=request.form.getlist("service"), actor=user.pseudonym)
+            return _once(user, "org_portal.chains", "given", lambda: orgs.give_chain(
+                client=user.kvk, intermediary=request.form.get("intermediary", ""),
+                services=request.form.getlist("service"), actor=user.pseudonym))
         except InputError as refused:
             error = refused
-        else:
-            return redirect(url_for("org_portal.chains", done="given"), 303)
     given = [m for m in orgs.given_by_organisation(user.kvk) if m.kind == "chain"]
     received = [m for m in orgs.received_by_organisation(user.kvk) if m.kind == "chain"]
     return _page("portal/organisation/chains.html", user, error=error, given=given,
@@ -239,6 +237,18 @@ def revoke_chain(user: OrgUser, mandate_id: str) -> Any:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _once(user: OrgUser, page: str, done: str, change: Callable[[], object]) -> Response:
+    """Make ``change`` once for the posted form (see :func:`broker.web.once.once`), then show
+    ``page`` saying it is ``done``; a second sending of the form shows the same."""
+    outcome = url_for(page, done=done)
+
+    def make() -> str:
+        change()
+        return outcome
+
+    return once(f"eh:{user.pseudonym}", make, earlier_default=outcome)
 
 
 def _act(user: OrgUser, page: str, operation: Callable[[Organisations], Any]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import date
 from datetime import timedelta
@@ -28,10 +29,13 @@ from broker.register.models import Person
 from broker.register.service import Register
 from broker.services import Service
 from broker.web import flow_views
+from broker.web.once import once
 from broker.web.runtime import runtime
 
 bp = Blueprint("portal", __name__, url_prefix="/machtigen")
 View = Callable[..., Any]
+#: how long a just-given mandate's activation code waits for its page to be shown
+CODE_SHOWN_SECONDS = 600
 
 
 def _context() -> BrokerContext:
@@ -96,17 +100,36 @@ def logout() -> Response:
 @bp.route("/geven", methods=["GET", "POST"])
 @logged_in
 def give(user: session.PortalUser) -> Any:
+    """Give a mandate. The code is shown on a page of its own, once (post/redirect/get): a
+    reload or a second click makes no second mandate and shows no second code."""
     choices = _voluntary_services()
     if request.method == "POST":
         try:
-            mandate, code = _register().give(
-                giver=user.bsn, services=forms.services(request.form),
-                days=forms.period_days(request.form, date.today()))
+            return once(user.bsn, lambda: _given(user), earlier_default=url_for("portal.home"))
         except InputError as error:
             return _form("portal/give.html", error, services=choices)
-        return render_template("portal/code.html", mandate=mandate, code=code,
-                               me=_person(user.bsn), services=_service_names())
     return _form("portal/give.html", None, services=choices)
+
+
+def _given(user: session.PortalUser) -> str:
+    mandate, code = _register().give(giver=user.bsn, services=forms.services(request.form),
+                                     days=forms.period_days(request.form, date.today()))
+    _context().store.put(_code_key(user, mandate.id), {"code": code}, CODE_SHOWN_SECONDS)
+    return url_for("portal.code", mandate_id=mandate.id)
+
+
+@bp.get("/geven/<mandate_id>/code")
+@logged_in
+def code(user: session.PortalUser, mandate_id: str) -> Any:
+    """The activation code of a mandate just given, shown this once (a reload, or coming back
+    later, says it was shown and what to do if it is lost)."""
+    mandate = _visible(user, mandate_id)
+    if mandate.represented_id != user.bsn:
+        abort(404)
+    kept = _context().store.take(_code_key(user, mandate_id))
+    return render_template("portal/code.html", mandate=mandate,
+                           code=kept["code"] if kept else None, me=_person(user.bsn),
+                           services=_service_names())
 
 
 @bp.route("/aanvragen", methods=["GET", "POST"])
@@ -115,19 +138,33 @@ def ask(user: session.PortalUser) -> Any:
     choices = _voluntary_services()
     if request.method == "POST":
         try:
-            mandate = _register().ask(
-                requester=user.bsn, represented_bsn=request.form.get("bsn", ""),
-                birth_date=forms.birth_date(request.form), services=forms.services(request.form),
-                days=forms.period_days(request.form, date.today()))
+            return once(user.bsn, lambda: _asked(user), earlier_default=url_for("portal.home"))
         except InputError as error:
             return _form("portal/ask.html", error, services=choices)
-        return render_template("portal/asked.html", mandate=mandate)
     return _form("portal/ask.html", None, services=choices)
+
+
+def _asked(user: session.PortalUser) -> str:
+    mandate = _register().ask(
+        requester=user.bsn, represented_bsn=request.form.get("bsn", ""),
+        birth_date=forms.birth_date(request.form), services=forms.services(request.form),
+        days=forms.period_days(request.form, date.today()))
+    return url_for("portal.asked", mandate_id=mandate.id)
+
+
+@bp.get("/aanvragen/<mandate_id>/verstuurd")
+@logged_in
+def asked(user: session.PortalUser, mandate_id: str) -> Any:
+    mandate = _visible(user, mandate_id)
+    return render_template("portal/asked.html", mandate=mandate)
 
 
 @bp.route("/activeren", methods=["GET", "POST"])
 @logged_in
 def activate(user: session.PortalUser) -> Any:
+    """Activate a code. Sent twice (a reload, a double click), the second finds the mandate
+    active for this person already and goes to it too: the register treats a code this
+    person activated a moment ago as a right answer, not as a wrong attempt."""
     if request.method == "POST":
         try:
             mandate = _register().activate(
@@ -181,6 +218,11 @@ def service_names(uuids: list[str]) -> str:
     """ServiceUUIDs as the names people know them by."""
     names = _service_names()
     return ", ".join(names.get(uuid, uuid) for uuid in uuids)
+
+
+def _code_key(user: session.PortalUser, mandate_id: str) -> str:
+    """Where a just-given mandate's code waits to be shown to its giver (no BSN in the key)."""
+    return f"portal-code:{hashlib.sha256(user.bsn.encode()).hexdigest()[:32]}:{mandate_id}"
 
 
 def _form(template: str, error: InputError | None, **context: Any) -> Response:

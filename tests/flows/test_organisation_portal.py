@@ -37,9 +37,11 @@ def portal_session(app: Flask, browser: Browser, pseudonym: str, kvk: str) -> No
 
 
 def _post(browser: Browser, page: str, form: str, data: list[tuple[str, str]]) -> Any:
+    """Send the form of ``page`` with its hidden fields (CSRF and submission tokens)."""
     browser.open(browser.broker_url + page)
-    token = browser.form(form).xpath(".//input[@name='csrf_token']")[0].get("value")
-    return browser.session.post(browser.broker_url + page, data=[("csrf_token", token), *data],
+    hidden = [(field.get("name"), field.get("value")) for field in
+              browser.form(form).xpath(".//input[@type='hidden'][@name]")]
+    return browser.session.post(browser.broker_url + page, data=[*hidden, *data],
                                 allow_redirects=True, timeout=10)
 
 

@@ -18,7 +18,7 @@ WRONG = "De combinatie van BSN, geboortedatum en activeringscode klopt niet"
 
 @pytest.fixture
 def config(config: dict[str, Any]) -> dict[str, Any]:
-    config["register"] = {"attempts_per_code": 3, "attempts_per_person": 5}
+    config["register"] = {**config["register"], "attempts_per_code": 3, "attempts_per_person": 5}
     return config
 
 
@@ -49,4 +49,4 @@ def test_person_is_blocked_after_the_configured_wrong_attempts(browser: Browser)
     for _ in range(5):
         fill(browser, "/machtigen/activeren", code="AAAA-AAAA-AAAA", bsn="999992570",
              birth_date="1941-01-20")
-    assert "Activeren is 24 uur geblokkeerd" in _activate(browser, "AAAA-AAAA-AAAA")
+    assert "Activeren is 15 minuten geblokkeerd" in _activate(browser, "AAAA-AAAA-AAAA")
