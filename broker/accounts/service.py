@@ -146,11 +146,20 @@ class Accounts:
             self._refuse(attempt, "Deze code klopt niet. Kijk of de tijd op uw telefoon "
                          "goed staat.", "This code is not right. Check that the time on your "
                          "phone is correct.")
-        account.totp_confirmed_at, account.totp_last_step = self._clock(), step or 0
+        session = self._session()
+        confirmed = session.execute(AdminAccount.__table__.update().where(
+            AdminAccount.username == username, AdminAccount.totp_confirmed_at.is_(None),
+        ).values(totp_confirmed_at=self._clock(), totp_last_step=step or 0))
+        if confirmed.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()  # another request confirmed it at this moment
+            self.guard.passed(attempt)
+            raise InputError("De tweede stap is al ingesteld. / The second factor is set up "
+                             "already.")
         codes = self.backup_codes.replace(username)
-        audit.record(self._session(), actor=f"admin:{username}", action="admin.totp_set_up",
+        audit.record(session, actor=f"admin:{username}", action="admin.totp_set_up",
                      subject=username)
-        self._session().commit()
+        session.commit()
+        session.expire_all()
         self.guard.succeeded(attempt)
         return codes
 
