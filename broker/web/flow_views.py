@@ -22,6 +22,8 @@ from werkzeug.wrappers import Response
 from broker import audit
 from broker import loa
 from broker.context import Continuation
+from broker.errors import DATABASE
+from broker.errors import STATE
 from broker.errors import BrokerError
 from broker.errors import FlowError
 from broker.errors import InsufficientLoaError
@@ -37,6 +39,7 @@ from broker.identity import Party
 from broker.pipeline import Option
 from broker.pipeline import gather
 from broker.services import Service
+from broker.web import failures
 from broker.web import security
 from broker.web.runtime import runtime
 
@@ -274,11 +277,17 @@ def handle_broker_error(error: BrokerError) -> Response:
         frontend = rt.frontends.get(flow.frontend)
         if frontend is not None:
             session = rt.context.session()
-            session.rollback()  # nothing half-done by the failed step is committed below
+            failures.roll_back(session)  # nothing half-done by the failed step is committed below
             continuation = frontend.respond_error(error, flow)
-            _record_failure(flow, error)
-            rt.context.flows.fail(flow)
-            session.commit()
+
+            def record() -> None:
+                _record_failure(flow, error)
+                session.commit()
+            # with the database or the state store down, the person still gets the answer
+            failures.best_effort(record, "recording the failed login", needs=DATABASE,
+                                 cause=error, session=session)
+            failures.best_effort(lambda: rt.context.flows.fail(flow), "ending the flow",
+                                 needs=STATE, cause=error, session=session)
     if continuation is not None and isinstance(error, UpstreamCancelledError):
         return render_continuation(continuation)
     connector = runtime().connectors.get(flow.connector) if flow and flow.connector else None
