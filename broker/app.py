@@ -33,6 +33,7 @@ from broker.state import StateStore
 from broker.state_redis import connect as connect_redis
 from broker.web import answers
 from broker.web import failures
+from broker.web import health
 from broker.web import i18n
 from broker.web import input_guard
 from broker.web import pages
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(flow_bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(health.bp)
     _answer_errors(app)
     return app
 
