@@ -204,7 +204,7 @@ def _handle_csrf_error(error: CSRFError) -> Response:
     def page() -> Response:
         return make_response(render_template(
             "error.html", error=None, http_error=error, csrf_failed=True,
-            error_id=secrets.token_hex(6), continuation=None, flow=None))
+            error_id=secrets.token_hex(6), continuation=None, flow=None), 400)
     return answers.error_response(400, oidc_error="invalid_request",
                                   description="The CSRF token is missing or invalid.", page=page)
 
@@ -219,6 +219,7 @@ def _handle_unexpected(error: Exception) -> Response:
 
     def page() -> Response:
         return make_response(render_template("error.html", error=None, http_error=None,
-                                             error_id=error_id, continuation=None, flow=None))
+                                             error_id=error_id, continuation=None, flow=None),
+                             500)
     return answers.error_response(500, oidc_error="server_error",
                                   description="An unexpected error occurred.", page=page)

@@ -89,13 +89,16 @@ def _endpoint() -> str | None:
 def error_response(status: int, *, oidc_error: str, description: str,
                    page: Callable[[], Response], retry_after: int | None = None,
                    allow: str | None = None) -> Response:
-    """The error answer for the current endpoint: ``page()`` for a person, else OAuth JSON
-    (``oidc_error`` and ``description``, which must not quote the request). ``retry_after``
-    and ``allow`` become the Retry-After and Allow headers."""
+    """The error answer for the current endpoint: ``page()`` for a person (with the status it
+    sets itself: a cancelled login is a redirect back to the service), else OAuth JSON with
+    ``status`` (``oidc_error`` and ``description``, which must not quote the request).
+    ``retry_after`` and ``allow`` become the Retry-After and Allow headers."""
     answer = current_answer()
-    response = page() if answer is Answer.PAGE else _json_error(answer, status, oidc_error,
-                                                                 description)
-    response.status_code = status
+    if answer is Answer.PAGE:
+        response = page()
+    else:
+        response = _json_error(answer, status, oidc_error, description)
+        response.status_code = status
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     if allow:
