@@ -104,7 +104,7 @@ class Route:
         """The path with each variable filled (percent-encoded as on a request line)."""
         path = self.rule
         for name, converter in self.arguments:
-            default = "1" if converter == "IntegerConverter" else "probe-value"
+            default = "1" if "Integer" in converter else "probe-value"
             value = (values or {}).get(name, default)
             path = path.replace(f"<{_spelling(self.rule, name)}>", value)
         return path
@@ -158,6 +158,21 @@ def _with_path_value(probe: Probe, route: Route, value: str) -> Probe:
 def bad_path(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
     """A path variable (or one more segment) that is NUL, control, broken or huge."""
     return _with_path_value(probe, route, draw(PATH_VALUES))
+
+
+def nul_in_path(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
+    """A NUL in a path variable (or one more segment): PostgreSQL cannot hold it."""
+    return _with_path_value(probe, route, draw(("%00", "x%00y", "probe-value%00")))
+
+
+def nul_in_every_value(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
+    """A NUL in every known parameter, in the query and in the body."""
+    pairs = [(name, draw(("a\x00b", "\x00", "999993653\x00"))) for name in PARAMETERS]
+    body = urlencode([("csrf_token", csrf), *pairs]).encode()
+    return replace(probe, query=urlencode(pairs).encode(),
+                   body=body if route.takes_body else probe.body,
+                   content_type="application/x-www-form-urlencoded"
+                   if route.takes_body else probe.content_type)
 
 
 def nasty_query(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
@@ -316,8 +331,8 @@ def cut_short(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
 
 FAMILIES: dict[str, Family] = {
     family.__name__: family for family in (
-        bad_path, nasty_query, broken_query, nasty_form, broken_form, repeated,
-        script_everywhere, huge, wrong_content_type, broken_multipart, saml_garbage,
+        bad_path, nul_in_path, nul_in_every_value, nasty_query, broken_query, nasty_form,
+        broken_form, repeated, script_everywhere, huge, wrong_content_type, broken_multipart, saml_garbage,
         nasty_cookies, nasty_headers, cut_short)
 }
 
