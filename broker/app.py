@@ -8,13 +8,13 @@ import traceback
 from pathlib import Path
 
 from flask import Flask
-from flask import Response
 from flask import make_response
 from flask import render_template
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from broker import admin
 from broker import housekeeping
@@ -32,7 +32,11 @@ from broker.errors import ConfigError
 from broker.flow import Flows
 from broker.journal import LoginJournal
 from broker.state import open_store
+from broker.web import answers
+from broker.web import failures
+from broker.web import health
 from broker.web import i18n
+from broker.web import input_guard
 from broker.web import once
 from broker.web import pages
 from broker.web import security
@@ -65,10 +69,11 @@ def create_app(settings: Settings) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     _silence_libraries_that_log_personal_data()
+    i18n.init_app(app)  # first: refusals are answered in the language asked for
+    input_guard.init_app(app)  # then: before CSRF reads the form, before any route exists
     db.init_app(app)
     schema.init_app(app)
     csrf.init_app(app)
-    i18n.init_app(app)
     once.init_app(app)
     security.init_app(app, https=settings.secure_cookies)
     with app.app_context():
@@ -84,10 +89,8 @@ def create_app(settings: Settings) -> Flask:
     app.register_blueprint(flow_bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(admin.bp)
-    app.register_error_handler(BrokerError, handle_broker_error)
-    app.register_error_handler(CSRFError, _handle_csrf_error)
-    app.register_error_handler(HTTPException, handle_http_error)
-    app.register_error_handler(Exception, _handle_unexpected)
+    app.register_blueprint(health.bp)
+    _answer_errors(app)
     return app
 
 
@@ -188,18 +191,61 @@ def _engine_options(url: str) -> dict[str, object]:
     return {"pool_pre_ping": True}
 
 
+# -- errors: every one answered in the endpoint's protocol (broker.web.answers) ---------------
+
+
+def _answer_errors(app: Flask) -> None:
+    """The error handlers. A failure of the database or Redis, a value the database refuses
+    and a body the server cannot frame each mean one :class:`BrokerError` (see
+    :mod:`broker.web.failures`) and are answered like one; anything else is a bug (500)."""
+    app.register_error_handler(BrokerError, _handle_broker_error)
+    app.register_error_handler(CSRFError, _handle_csrf_error)
+    app.register_error_handler(HTTPException, _handle_http_error)
+    for failure in failures.TRANSLATED:
+        app.register_error_handler(failure, _handle_library_failure)
+    app.register_error_handler(Exception, _handle_unexpected)
+
+
+def _handle_broker_error(error: BrokerError) -> Response:
+    """A page (with the relying party's answer where a flow is known) or OAuth JSON."""
+    if answers.current_answer() is not answers.Answer.PAGE:
+        log.warning("error %s: %s: %s", secrets.token_hex(6), type(error).__name__, error.detail)
+    return answers.for_broker_error(error, page=lambda: handle_broker_error(error))
+
+
+def _handle_library_failure(failure: Exception) -> Response:
+    """The database, Redis or gunicorn failed in a way that has a meaning for the request."""
+    error = failures.as_broker_error(failure)
+    if error is None:
+        return _handle_unexpected(failure)
+    failures.roll_back(db.session())  # a failed statement leaves its transaction broken
+    return _handle_broker_error(error)
+
+
+def _handle_http_error(error: HTTPException) -> Response:
+    return answers.for_http_error(error, page=lambda: handle_http_error(error))
+
+
 def _handle_csrf_error(error: CSRFError) -> Response:
-    page = render_template("error.html", error=None, http_error=error, csrf_failed=True,
-                           error_id=secrets.token_hex(6), continuation=None, flow=None)
-    return make_response(page, 400)
+    def page() -> Response:
+        return make_response(render_template(
+            "error.html", error=None, http_error=error, csrf_failed=True,
+            error_id=secrets.token_hex(6), continuation=None, flow=None), 400)
+    return answers.error_response(400, oidc_error="invalid_request",
+                                  description="The CSRF token is missing or invalid.", page=page)
 
 
 def _handle_unexpected(error: Exception) -> Response:
-    """A bug: log where it happened (no message, which might hold personal data), show a page."""
+    """A bug: log where it happened (no message, which might hold personal data), answer."""
     error_id = secrets.token_hex(6)
     frame = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
     log.error("error %s: unexpected %s at %s:%s", error_id, type(error).__name__,
               frame.filename if frame else "?", frame.lineno if frame else "?")
-    page = render_template("error.html", error=None, http_error=None, error_id=error_id,
-                           continuation=None, flow=None)
-    return make_response(page, 500)
+    failures.roll_back(db.session())
+
+    def page() -> Response:
+        return make_response(render_template("error.html", error=None, http_error=None,
+                                             error_id=error_id, continuation=None, flow=None),
+                             500)
+    return answers.error_response(500, oidc_error="server_error",
+                                  description="An unexpected error occurred.", page=page)

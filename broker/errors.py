@@ -14,10 +14,13 @@
     │   ├── UpstreamCancelledError     the person cancelled at the identity provider
     │   └── UpstreamResponseError      bad signature, audience, InResponseTo, time, replay
     │       └── UpstreamAnswerUsedError  the answer's request was used already (or a race)
-    └── RepresentationError            the person may not act as asked
+    ├── RepresentationError            the person may not act as asked
+    ├── MalformedInputError            the request's bytes cannot be read (NUL, a broken body)
+    └── ServiceUnavailableError        a part the broker needs does not answer: try again later
 
 ``public_message`` is shown to a person (Dutch, then English); ``detail`` is for the log and
-must never hold personal data. Nothing in this module imports Flask.
+must never hold personal data. ``retry_after`` (seconds) is set where trying again later can
+help. Nothing in this module imports Flask.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ SAML_NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
 SAML_REQUEST_DENIED = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
 SAML_REQUEST_UNSUPPORTED = "urn:oasis:names:tc:SAML:2.0:status:RequestUnsupported"
 SAML_NO_AVAILABLE_IDP = "urn:oasis:names:tc:SAML:2.0:status:NoAvailableIDP"
+
+#: the parts :class:`ServiceUnavailableError` names: the SQL database, the short-lived state
+DATABASE = "database"
+STATE = "state"
 
 
 class InputError(ValueError):
@@ -56,6 +63,8 @@ class BrokerError(Exception):
     http_status: int = 400
     oidc_error: str = "server_error"
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, None)
+    #: seconds after which trying again may succeed (HTTP Retry-After); None: it will not
+    retry_after: int | None = None
 
     def __init__(self, detail: str = "", *, public_nl: str | None = None,
                  public_en: str | None = None) -> None:
@@ -148,3 +157,29 @@ class RepresentationError(BrokerError):
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_REQUEST_DENIED)
     public_message_nl = "U mag niet namens deze partij inloggen voor deze dienst."
     public_message_en = "You may not log in on behalf of this party for this service."
+
+
+class MalformedInputError(BrokerError):
+    """The request cannot be read as sent: a NUL or other control character, a body cut off
+    or wrongly framed, a value the database cannot hold. The sender's fault, not ours."""
+
+    oidc_error = "invalid_request"
+    saml_status: tuple[str, str | None] = (SAML_REQUESTER, None)
+    public_message_nl = "Dit verzoek bevat tekens of gegevens die wij niet kunnen lezen."
+    public_message_en = "This request contains characters or data that we cannot read."
+
+
+class ServiceUnavailableError(BrokerError):
+    """A part the broker stands on (:data:`DATABASE` or :data:`STATE`) does not answer. Nothing
+    is wrong with the request: the same request may succeed once the part is back."""
+
+    http_status = 503
+    oidc_error = "temporarily_unavailable"
+    saml_status: tuple[str, str | None] = (SAML_RESPONDER, None)
+    public_message_nl = "Door een storing bij ons lukt dit op dit moment niet."
+    public_message_en = "Because of a fault on our side this is not possible at the moment."
+    retry_after = 30
+
+    def __init__(self, detail: str = "", *, part: str) -> None:
+        super().__init__(detail)
+        self.part = part

@@ -206,15 +206,13 @@ class Flows:
         elif self._store.take(_key(flow.id)) is None:
             raise FlowError("flow already completed")
 
-    def end(self, flow: Flow) -> bool:
-        """The login failed: close it in the caller's transaction (which records the failure)
-        and forget the flow. False when an authenticated login was closed already (by a
-        concurrent step, which answered the relying party)."""
-        closed = True
+    def close(self, flow: Flow) -> bool:
+        """The login failed: close it in the caller's transaction (which records the failure);
+        the caller then forgets the flow (:meth:`forget`). False when an authenticated login
+        was closed already (by a concurrent step, which answered the relying party)."""
         if self._journal is not None and flow.state in (AUTHENTICATED, CHOSEN):
-            closed = self._journal.closed(flow)
-        self.forget(flow)
-        return closed
+            return self._journal.closed(flow)
+        return True
 
     def forget(self, flow: Flow) -> None:
         """Remove the flow and its upstream request from the store."""

@@ -106,6 +106,10 @@ class LoginGuard:
         self._store.incr(self._address_key(attempt.address),
                          self._policy.address_window_seconds, -1)
 
+    def failures(self, username: str) -> int:
+        """Wrong attempts at ``username`` counted now (those in flight included)."""
+        return self._store.count(self._failures_key(username))
+
     def locked_until(self, username: str) -> datetime | None:
         lock = self._store.get(self._lock_key(username))
         if lock is None:

@@ -11,6 +11,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from flask import Blueprint
 from flask import abort
@@ -35,8 +36,10 @@ from broker.context import BrokerContext
 from broker.errors import ConfigError
 from broker.frontends.saml_idp import SamlIdpFrontend
 from broker.frontends.saml_idp.providers import register_service_provider
+from broker.saml import bindings
 from broker.saml.metadata import sp_descriptor
 from broker.saml.pysaml2_backend import make_saml2_client
+from broker.saml.xml import parse as parse_xml
 from broker.services import Service
 from broker.web.i18n import translate as t
 from broker.web.runtime import runtime
@@ -148,13 +151,18 @@ def create_blueprint(context: BrokerContext, csrf: CSRFProtect) -> Blueprint:
     @bp.post("/acs")
     def acs() -> ResponseReturnValue:
         outstanding: dict[str, str] = dict(session.get(OUTSTANDING, {}))
+        encoded = request.form.get("SAMLResponse", "")
         try:
+            # what the broker's hardened parser cannot read never reaches pysaml2, whose
+            # parser fails in ways of its own on garbage (ParseError, AttributeError)
+            parse_xml(bindings.decode_post(encoded))
             response = sp.client().parse_authn_request_response(
-                request.form.get("SAMLResponse", ""), BINDING_HTTP_POST,
+                encoded, BINDING_HTTP_POST,
                 outstanding={request_id: "/" for request_id in outstanding})
         except StatusError as exc:
             return _status_page(exc)
-        except (SAMLError, SamlException, NotValid, ResponseLifetimeExceed, ValueError) as exc:
+        except (SAMLError, SamlException, NotValid, ResponseLifetimeExceed, ValueError,
+                ParseError) as exc:
             return _status_page(exc)
         if response is None:
             return _status_page(None)

@@ -23,6 +23,8 @@ from broker import audit
 from broker import loa
 from broker.context import Continuation
 from broker.db import one_transaction
+from broker.errors import DATABASE
+from broker.errors import STATE
 from broker.errors import BrokerError
 from broker.errors import FlowError
 from broker.errors import InsufficientLoaError
@@ -39,6 +41,7 @@ from broker.identity import Party
 from broker.pipeline import Option
 from broker.pipeline import gather
 from broker.services import Service
+from broker.web import failures
 from broker.web import security
 from broker.web.runtime import runtime
 
@@ -230,6 +233,17 @@ def _login_detail(flow: Flow, identity: Identity) -> dict[str, Any]:
     return detail
 
 
+def _closed_with_failure(flow: Flow, error: BrokerError) -> bool:
+    """Close the failed login and write its login.failed entry, in one transaction; False
+    when a concurrent step had closed it already."""
+    context = runtime().context
+    with one_transaction(context.session()):
+        if not context.flows.close(flow):
+            return False
+        _record_failure(flow, error)
+    return True
+
+
 def _record_failure(flow: Flow, error: BrokerError) -> None:
     """Audit a login that ends in an error answered to the relying party."""
     acting = Identity.from_dict(flow.identity).acting if flow.identity else None
@@ -283,11 +297,15 @@ def handle_broker_error(error: BrokerError) -> Response:
         frontend = rt.frontends.get(flow.frontend)
         if frontend is not None:
             session = rt.context.session()
-            session.rollback()  # nothing half-done by the failed step is committed below
-            with one_transaction(session):
-                if rt.context.flows.end(flow):  # else a concurrent step answered already
-                    continuation = frontend.respond_error(error, flow)
-                    _record_failure(flow, error)
+            failures.roll_back(session)  # nothing half-done by the failed step is committed below
+            # with the database or the state store down, the person still gets the answer
+            closed_here = failures.best_effort(
+                lambda: _closed_with_failure(flow, error), "recording the failed login",
+                needs=DATABASE, cause=error, session=session)
+            if closed_here is not False:  # False: a concurrent step ended it, and answered
+                continuation = frontend.respond_error(error, flow)
+            failures.best_effort(lambda: rt.context.flows.forget(flow), "ending the flow",
+                                 needs=STATE, cause=error, session=session)
     if continuation is not None and isinstance(error, UpstreamCancelledError):
         return render_continuation(continuation)
     connector = runtime().connectors.get(flow.connector) if flow and flow.connector else None

@@ -66,7 +66,12 @@ def local_time(moment: datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
 
 
 def _choose_language() -> None:
-    asked = request.args.get("lang")
+    """Before any other check, so that even a refused request is answered in the language
+    asked for; a query string werkzeug cannot read asks for none."""
+    try:
+        asked = request.args.get("lang")
+    except UnicodeDecodeError:
+        asked = None
     if asked in LANGUAGES:
         g.lang, g.lang_changed = asked, True
     else:

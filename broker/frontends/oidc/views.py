@@ -10,6 +10,7 @@ from flask import Response
 from flask import jsonify
 from flask import redirect
 from flask import request
+from flask.blueprints import BlueprintSetupState
 
 from broker import loa
 from broker.frontends.oidc import authorize
@@ -18,6 +19,9 @@ from broker.frontends.oidc import tokens
 from broker.frontends.oidc.keys import ALGORITHMS
 from broker.identity import Identity
 from broker.web import flow_views
+from broker.web.answers import Answer
+from broker.web.answers import answer_unmatched
+from broker.web.answers import answers_in
 from broker.web.runtime import runtime
 
 if TYPE_CHECKING:
@@ -30,12 +34,15 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
     """Routes at fixed paths (/.well-known/openid-configuration, /oidc/*) for ``frontend``."""
     bp = Blueprint(frontend.name, __name__)
     context = frontend.context
+    bp.record_once(_json_where_no_route_matches)
 
     @bp.get("/.well-known/openid-configuration")
+    @answers_in(Answer.OAUTH)
     def discovery() -> Response:
         return jsonify(discovery_document(frontend))
 
     @bp.get("/oidc/jwks")
+    @answers_in(Answer.OAUTH)
     def jwks() -> Response:
         return jsonify(frontend.keys.jwks())
 
@@ -58,12 +65,14 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
             force_authn=valid.force_authn, max_age=valid.max_age)
 
     @bp.post("/oidc/token")
+    @answers_in(Answer.OAUTH)
     def token() -> Response:
         if request.headers.get("Authorization") and "client_secret" in request.form:
             return _token_error("invalid_request", "use one client authentication method")
         return frontend.server.create_token_response()  # type: ignore[no-any-return]
 
     @bp.route("/oidc/userinfo", methods=["GET", "POST"])
+    @answers_in(Answer.BEARER)
     def userinfo() -> Response:
         grant = _bearer_grant(context.store)
         client = frontend.find_client(grant.client_id) if grant is not None else None
@@ -77,6 +86,12 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
         return response
 
     return bp
+
+
+def _json_where_no_route_matches(state: BlueprintSetupState) -> None:
+    """Clients of these paths read JSON, also the 404 of a path no route matches."""
+    for prefix in ("/.well-known/", "/oidc/"):
+        answer_unmatched(state.app, prefix, Answer.OAUTH)
 
 
 def discovery_document(frontend: OidcFrontend) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from flask import Response
 from flask import make_response
 from flask import render_template
 from flask import request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from broker.context import BrokerContext
 from broker.context import Continuation
@@ -31,6 +32,8 @@ from broker.keys import KeyPair
 from broker.saml import bindings
 from broker.saml import messages
 from broker.saml import metadata
+from broker.web import answers
+from broker.web import failures
 from broker.web import flow_views
 from broker.web.runtime import runtime
 
@@ -78,25 +81,38 @@ class SamlIdpFrontend:
     # -- single sign-on --------------------------------------------------------------------
 
     def sso_view(self) -> Any:
+        """Receive the AuthnRequest; once its ACS is validated, every refusal but a replay
+        (and a part of the broker that is down) is answered there with a signed Response."""
         now = self.context.clock()
         skew = self.context.settings.clock_skew_seconds
         received = sso.receive(
             method=request.method, query_string=request.query_string.decode("latin-1"),
             form=request.form, find_provider=self._find_provider, now=now, skew=skew)
+        sso.check_destination(received.request, self.sso_url)
+        acs_url = sso.choose_acs(received.request, received.provider)
+        try:
+            with failures.raised_as_broker_errors():
+                first_use = self._first_use(received.request)
+        except BrokerError as refusal:
+            return self._answer_early(refusal, acs_url, received)
+        if not first_use:  # no answer to the ACS: the first use of this ID was answered
+            raise RequestError("AuthnRequest ID already used (replay)")
+        return self._begin(received, acs_url)
+
+    def _begin(self, received: sso.Received, acs_url: str) -> Any:
+        """Answer a passive request at once; else start a flow for the service asked for."""
         authn, provider = received.request, received.provider
-        sso.check_destination(authn, self.sso_url)
-        acs_url = sso.choose_acs(authn, provider)
-        self._refuse_replay(authn)
         if authn.is_passive:  # no session to answer from: NoPassive at once, no login page
-            error = sso.PassiveRequestError("IsPassive request")
+            passive = sso.PassiveRequestError("IsPassive request")
             log.info("passive AuthnRequest from %s answered with NoPassive", provider.entity_id)
             return flow_views.render_continuation(self._error_continuation(
-                error, acs_url, authn.id, received.relay_state))
+                passive, acs_url, authn.id, received.relay_state))
         try:
-            service = sso.choose_service(authn, provider, self.context.catalogue())
+            with failures.raised_as_broker_errors():
+                service = sso.choose_service(authn, provider, self.context.catalogue())
             level = sso.requested_level(authn)
-        except RequestError as error:
-            return self._answer_early(error, acs_url, authn.id, received.relay_state)
+        except BrokerError as refusal:
+            return self._answer_early(refusal, acs_url, received)
         return flow_views.begin(
             frontend=self.name, requester=provider.entity_id,
             requester_name=_requester_name(provider, authn), service=service,
@@ -109,21 +125,22 @@ class SamlIdpFrontend:
     def _find_provider(self, entity_id: str) -> providers.RegisteredProvider | None:
         return providers.find(self.context.session(), entity_id, self.context.config)
 
-    def _refuse_replay(self, authn: messages.AuthnRequest) -> None:
+    def _first_use(self, authn: messages.AuthnRequest) -> bool:
+        """Mark the AuthnRequest ID used; False when it was already (a replay)."""
         ttl = 2 * (self.context.settings.clock_skew_seconds + 300)
         key = f"saml-idp-request:{authn.issuer}:{authn.id}"
-        if not self.context.store.add(key, {}, ttl):
-            raise RequestError("AuthnRequest ID already used (replay)")
+        return self.context.store.add(key, {}, ttl)
 
-    def _answer_early(self, error: BrokerError, acs_url: str, request_id: str,
-                      relay_state: str | None) -> Response:
+    def _answer_early(self, error: BrokerError, acs_url: str,
+                      received: sso.Received) -> WerkzeugResponse:
         """An error Response to the validated ACS before any flow exists, behind a page."""
         error_id = secrets.token_hex(6)
         log.warning("error %s: %s: %s (no flow)", error_id, type(error).__name__, error.detail)
-        continuation = self._error_continuation(error, acs_url, request_id, relay_state)
+        continuation = self._error_continuation(error, acs_url, received.request.id,
+                                                received.relay_state)
         page = render_template("error.html", error=error, error_id=error_id,
                                continuation=continuation, flow=None)
-        return make_response(page, error.http_status)
+        return answers.add_retry_after(make_response(page, error.http_status), error)
 
     # -- answers ---------------------------------------------------------------------------
 
