@@ -9,7 +9,6 @@ organisation may log in and look; only its administrators (tekenbevoegde, machti
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -292,19 +291,15 @@ def _import_upload(user: OrgUser, upload: Any, *, dry_run: bool) -> ImportReport
 
 def _rows_of(content: bytes, kind: str) -> list[Parsed]:
     """Every row of an upload, read before anything is written: a file that cannot be read
-    as a whole (not UTF-8, a CSV field beyond the csv module's limit, JSON nested deeper than
-    Python recurses) is refused with nothing imported, not half-way through the batches."""
+    as a whole (not UTF-8; a CSV line the csv module cannot read, see :func:`read_csv`) is
+    refused with nothing imported, not half-way through the batches."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("Het bestand is geen UTF-8-tekst; sla het op als UTF-8. / The file is "
                          "not UTF-8 text; save it as UTF-8.") from None
     handle = io.StringIO(text, newline="")
-    try:
-        return list(read_csv(handle) if kind == "csv" else read_jsonl(handle))
-    except (csv.Error, RecursionError):
-        raise InputError(f"Het bestand is geen leesbaar {kind}-bestand. / The file is not a "
-                         f"readable {kind} file.") from None
+    return list(read_csv(handle) if kind == "csv" else read_jsonl(handle))
 
 
 def _given_by(rows: Iterable[Parsed], organisation: Organisation) -> Iterator[Parsed]:

@@ -182,18 +182,23 @@ def import_file(session: Session, catalogue: ServiceCatalogue, path: Path, *, ac
 def read_csv(handle: TextIO) -> Iterator[Parsed]:
     """(line number, fields) per data row; a bad header is an InputError before any row."""
     reader = csv.reader(handle)
-    header = [name.strip() for name in next(reader, [])]
-    _check_header(header)
-    width = len(header)
-    for values in reader:
-        if not values:
-            continue
-        if len(values) != width:
-            yield reader.line_num, RowError(
-                f"{len(values)} velden in plaats van {width}",
-                f"{len(values)} fields instead of {width}")
-            continue
-        yield reader.line_num, dict(zip(header, values, strict=True))
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        _check_header(header)
+        width = len(header)
+        for values in reader:
+            if not values:
+                continue
+            if len(values) != width:
+                yield reader.line_num, RowError(
+                    f"{len(values)} velden in plaats van {width}",
+                    f"{len(values)} fields instead of {width}")
+                continue
+            yield reader.line_num, dict(zip(header, values, strict=True))
+    except csv.Error as exc:  # e.g. a field beyond the csv module's limit: the rest is unreadable
+        raise InputError(f"Regel {reader.line_num} is geen geldige CSV ({exc}); de rest van het "
+                         f"bestand is niet gelezen. / Line {reader.line_num} is not valid CSV "
+                         f"({exc}); the rest of the file was not read.") from None
 
 
 def read_jsonl(handle: TextIO) -> Iterator[Parsed]:
@@ -203,7 +208,7 @@ def read_jsonl(handle: TextIO) -> Iterator[Parsed]:
             continue
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python goes
             yield line, RowError("geen geldige JSON", "not valid JSON")
             continue
         if not isinstance(value, dict):
