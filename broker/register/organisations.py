@@ -45,6 +45,7 @@ from broker.register.service import RegisterError
 from broker.register.service import audit_mandate_change
 from broker.register.service import check_services
 from broker.register.service import commit_change
+from broker.register.service import guarded
 from broker.register.service import in_period
 from broker.register.service import overlapping
 from broker.register.service import party_lock
@@ -113,6 +114,7 @@ class Organisations:
         commit_change(self._session)
         return role
 
+    @guarded
     def end_administrator(self, *, kvk: str, role_id: int, actor: str) -> OrganisationRole:
         """End a machtigingenbeheerder's role; a tekenbevoegde comes from the trade register."""
         organisation = self._administered(kvk, actor)
@@ -169,6 +171,7 @@ class Organisations:
         commit_change(self._session)
         return mandate
 
+    @guarded
     def withdraw_company(self, *, kvk: str, mandate_id: str, actor: str,
                          reason: str | None = None) -> Mandate:
         """Withdraw an employee's authorisation; effective for the very next login."""
@@ -206,6 +209,7 @@ class Organisations:
         commit_change(self._session)
         return mandate
 
+    @guarded
     def revoke_chain(self, *, mandate_id: str, actor: str, reason: str | None = None) -> Mandate:
         """Either side's administrator ends a chain mandate; the whole chain stops at once."""
         mandate = self._session.get(Mandate, mandate_id)
@@ -348,12 +352,16 @@ class Organisations:
             and_(kind_column == "kvk", id_column == organisation.kvk),
             and_(kind_column == "rsin", id_column == organisation.rsin),
         )).order_by(Mandate.created_at.desc())).scalars())
-        if any([self._expire_if_due(mandate) for mandate in rows]):
-            try:
-                commit_change(self._session)
-            except RegisterError:  # another request recorded the same expiry at this moment
-                return self._listing(side, organisation)
+        try:
+            self._expire_due(rows)
+        except RegisterError:  # another request recorded the same expiry at this moment
+            return self._listing(side, organisation)
         return rows
+
+    @guarded
+    def _expire_due(self, mandates: list[Mandate]) -> None:
+        if any([self._expire_if_due(mandate) for mandate in mandates]):
+            commit_change(self._session)
 
     def _expire_if_due(self, mandate: Mandate) -> bool:
         """Record expiry as a state change the first time anyone looks after the end date."""

@@ -23,7 +23,10 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from typing import Concatenate
 from typing import NamedTuple
+from typing import ParamSpec
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import Select
@@ -63,6 +66,8 @@ from broker.services import ServiceCatalogue
 from broker.state import SqlStateStore
 from broker.state import StateStore
 
+P = ParamSpec("P")
+R = TypeVar("R")
 MIN_DAYS, MAX_DAYS = 1, 5 * 365 + 1
 WRONG_ACTIVATION = (
     "De combinatie van BSN, geboortedatum en activeringscode klopt niet. / "
@@ -75,6 +80,20 @@ CHANGED_MEANWHILE = (
 
 class RegisterError(InputError):
     """A person's request is refused; the message is theirs to read."""
+
+
+def guarded(method: Callable[Concatenate[Any, P], R]) -> Callable[Concatenate[Any, P], R]:
+    """For a method of an object with a ``_session`` that changes mandates or roles: one that
+    another request changed since it was read here (its version moved on, found at any flush,
+    not only at the commit) undoes everything and tells the person so."""
+    @functools.wraps(method)
+    def changing(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except StaleDataError:
+            self._session.rollback()
+            raise RegisterError(CHANGED_MEANWHILE) from None
+    return changing
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +159,7 @@ class Register:
         self._commit()
         return mandate
 
+    @guarded
     def approve(self, *, approver: str, mandate_id: str) -> Mandate:
         """The represented person approves a request in the portal."""
         mandate = self._mine(mandate_id, represented=approver, states=(REQUESTED,))
@@ -148,6 +168,7 @@ class Register:
         self._commit()
         return mandate
 
+    @guarded
     def refuse(self, *, actor: str, mandate_id: str, reason: str | None = None) -> Mandate:
         mandate = self._mine(mandate_id, represented=actor, states=(REQUESTED,))
         self._transition(mandate, f"bsn:{actor}", "refused", REFUSED, reason)
@@ -180,6 +201,7 @@ class Register:
 
     # -- for everybody ----------------------------------------------------------------------
 
+    @guarded
     def revoke(self, *, actor: str, mandate_id: str, reason: str | None = None) -> Mandate:
         """Either side withdraws; effective for the very next login."""
         mandate = self._session.get(Mandate, mandate_id)
@@ -333,22 +355,27 @@ class Register:
 
     def _activated(self, record: ActivationCode, activator: str,
                    reserved: list[ActivationCode], code: str) -> Mandate:
-        mandate = record.mandate
-        if mandate.represented_id == activator:
+        represented_bsn = record.mandate.represented_id
+        if represented_bsn == activator:
             raise RegisterError("U kunt uzelf niet machtigen. / You cannot mandate yourself.")
-        represented_bsn = mandate.represented_id
-        record.used_at = self._clock()
-        mandate.representative_type, mandate.representative_id = "bsn", activator
-        self._transition(mandate, f"bsn:{activator}", "activated", ACTIVE, None)
-        self._retire_codes(mandate)
         try:
-            self._commit()
+            mandate = self._make_active(record, activator)
         except RegisterError:  # activated at this moment by another request: by this person?
             again = self._activated_before(represented_bsn, activator, code)
             if again is None:
                 raise
             mandate = again
         self._give_back(activator, reserved)
+        return mandate
+
+    @guarded
+    def _make_active(self, record: ActivationCode, activator: str) -> Mandate:
+        mandate = record.mandate
+        record.used_at = self._clock()
+        mandate.representative_type, mandate.representative_id = "bsn", activator
+        self._transition(mandate, f"bsn:{activator}", "activated", ACTIVE, None)
+        self._retire_codes(mandate)
+        self._commit()
         return mandate
 
     def _activated_before(self, represented_bsn: str, activator: str,
@@ -411,12 +438,16 @@ class Register:
     def _listing(self, *conditions: ColumnElement[bool]) -> list[Mandate]:
         rows = list(self._session.execute(
             select(Mandate).where(*conditions).order_by(Mandate.created_at.desc())).scalars())
-        if any([self._expire_if_due(mandate) for mandate in rows]):
-            try:
-                self._commit()
-            except RegisterError:  # another request recorded the same expiry at this moment
-                return self._listing(*conditions)
+        try:
+            self._expire_due(rows)
+        except RegisterError:  # another request recorded the same expiry at this moment
+            return self._listing(*conditions)
         return rows
+
+    @guarded
+    def _expire_due(self, mandates: list[Mandate]) -> None:
+        if any([self._expire_if_due(mandate) for mandate in mandates]):
+            self._commit()
 
     def _expire_if_due(self, mandate: Mandate) -> bool:
         """Record expiry as a state change the first time anyone looks after the end date."""
