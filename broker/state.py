@@ -12,6 +12,7 @@ in the transaction that records the login).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,18 +84,18 @@ class SqlStateStore:
     def put(self, key: str, value: dict[str, Any], ttl: int) -> None:
         session = self._session()
         session.connection().execute(_statements(session).put, {
-            "key": key, "value": json.dumps(value), "expires_at": self._expiry(ttl)})
+            "key": _column_key(key), "value": json.dumps(value), "expires_at": self._expiry(ttl)})
         commit(session)
 
     def get(self, key: str) -> dict[str, Any] | None:
         session = self._session()
-        row = session.connection().execute(_statements(session).get, {"key": key}).first()
+        row = session.connection().execute(_statements(session).get, {"key": _column_key(key)}).first()
         return self._live(row)
 
     def take(self, key: str) -> dict[str, Any] | None:
         """One DELETE ... RETURNING: of two callers, the database gives the row to one."""
         session = self._session()
-        row = session.connection().execute(_statements(session).take, {"key": key}).first()
+        row = session.connection().execute(_statements(session).take, {"key": _column_key(key)}).first()
         commit(session)
         return self._live(row)
 
@@ -102,7 +103,7 @@ class SqlStateStore:
         """One INSERT that replaces only an expired entry: a live one makes it return no row."""
         session = self._session()
         stored = session.connection().execute(_statements(session).add, {
-            "key": key, "value": json.dumps(value), "expires_at": self._expiry(ttl),
+            "key": _column_key(key), "value": json.dumps(value), "expires_at": self._expiry(ttl),
             "now": self._clock()}).first()
         commit(session)
         return stored is not None
@@ -110,8 +111,8 @@ class SqlStateStore:
     def delete(self, key: str) -> None:
         session = self._session()
         connection, statements = session.connection(), _statements(session)
-        connection.execute(statements.delete, {"key": key})
-        connection.execute(statements.delete_counter, {"key": key})
+        connection.execute(statements.delete, {"key": _column_key(key)})
+        connection.execute(statements.delete_counter, {"key": _column_key(key)})
         commit(session)
 
     def incr(self, key: str, ttl: int, amount: int = 1) -> int:
@@ -119,14 +120,14 @@ class SqlStateStore:
         callers on the key, so each gets its own number; an expired counter starts again."""
         session = self._session()
         count = session.connection().execute(_statements(session).incr, {
-            "key": key, "amount": amount, "expires_at": self._expiry(ttl),
+            "key": _column_key(key), "amount": amount, "expires_at": self._expiry(ttl),
             "now": self._clock()}).scalar_one()
         commit(session)
         return int(count)
 
     def count(self, key: str) -> int:
         session = self._session()
-        row = session.connection().execute(_statements(session).count, {"key": key}).first()
+        row = session.connection().execute(_statements(session).count, {"key": _column_key(key)}).first()
         if row is None:
             return 0
         count, expires_at = row
@@ -139,18 +140,18 @@ class SqlStateStore:
         value. A mark found live puts the taken row back before anything is committed."""
         session = self._session()
         connection, statements = session.connection(), _statements(session)
-        taken = connection.execute(statements.take, {"key": take}).first()
+        taken = connection.execute(statements.take, {"key": _column_key(take)}).first()
         if taken is None or self._live(taken) is None:
             return "taken"
         if mark is not None and connection.execute(statements.add, {
-                "key": mark[0], "value": "{}", "expires_at": self._expiry(mark[1]),
+                "key": _column_key(mark[0]), "value": "{}", "expires_at": self._expiry(mark[1]),
                 "now": self._clock()}).first() is None:
-            connection.execute(statements.put, {"key": take, "value": taken.value,
+            connection.execute(statements.put, {"key": _column_key(take), "value": taken.value,
                                                 "expires_at": taken.expires_at})
             commit(session)
             return "marked"
         key, value, ttl = put
-        connection.execute(statements.put, {"key": key, "value": json.dumps(value),
+        connection.execute(statements.put, {"key": _column_key(key), "value": json.dumps(value),
                                             "expires_at": self._expiry(ttl)})
         commit(session)
         return None
@@ -170,6 +171,18 @@ class SqlStateStore:
         if row is None or aware(row.expires_at) <= self._clock():
             return None
         return json.loads(row.value)  # type: ignore[no-any-return]
+
+
+#: the key column's width; a longer key (one built from request data, e.g. a long entity id)
+#: is kept as its readable prefix and a digest of the whole
+KEY_WIDTH = 200
+
+
+def _column_key(key: str) -> str:
+    if len(key) <= KEY_WIDTH:
+        return key
+    prefix = key[:key.find(":") + 1] if 0 < key.find(":") < 60 else ""
+    return f"{prefix}sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def open_store(settings: Settings, session: Callable[[], Session]) -> StateStore:

@@ -239,6 +239,16 @@ def test_incr_by_minus_one_gives_a_count_back(store: StateStore, backend: Backen
     assert store.count("attempts:x") == 0
 
 
+def test_a_key_longer_than_the_column_works_as_any_other(store: StateStore) -> None:
+    """Keys built from request data (a long SAML entity id) may exceed the SQL key column."""
+    long, other = "saml-idp-request:https://sp.example/" + "x" * 300, "saml-idp-request:" + "y" * 300
+    assert store.add(long, {"a": 1}, ttl=60)
+    assert not store.add(long, {"a": 2}, ttl=60)
+    assert store.add(other, {"a": 3}, ttl=60)
+    assert store.take(long) == {"a": 1} and store.get(long) is None
+    assert store.incr(long, 60) == 1 and store.count(long) == 1
+
+
 def test_delete_removes_a_counter_too(store: StateStore) -> None:
     store.incr("attempts:x", 60)
     store.delete("attempts:x")
