@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from broker.errors import ConfigError
 
@@ -91,7 +93,10 @@ def connect(url: str, prefix: str = "broker:") -> RedisStateStore:
     """A store on the server at ``url``, checked now: a wrong URL or a server that does not
     answer is a :class:`ConfigError` at start-up, not an error on the first login."""
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        # one quick retry (a connection the server dropped, e.g. after a restart), then the
+        # error: while Redis is down a request gets its 503 at once, not after backing off
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5,
+                                      retry=Retry(NoBackoff(), 1))
         client.ping()
     except ValueError as exc:  # the URL itself; its text may hold a password, so not shown
         raise ConfigError(f"REDIS_URL: not a usable Redis URL ({type(exc).__name__})") from None
