@@ -28,6 +28,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask
 from sqlalchemy import select
 
+from broker import audit
 from broker import loa
 from broker.app import create_app
 from broker.audit import AuditEntry
@@ -170,6 +171,12 @@ def _assert_unavailable_page(outage: Outage, path: str) -> None:
         assert int(response.headers["Retry-After"]) > 0
 
 
+def _assert_audit_trail_intact(outage: Outage) -> None:
+    """What ``broker audit verify`` checks: the chain holds after the fault."""
+    with outage.app.app_context():
+        assert audit.verify(db.session).ok
+
+
 def _healthz(outage: Outage) -> tuple[int, dict[str, str]]:
     response = outage.app.test_client().get("/healthz")
     return response.status_code, response.get_json()
@@ -223,6 +230,7 @@ def test_with_redis_cut_every_protocol_says_try_again_and_with_it_back_all_works
         reasons = [entry.detail["reason"] for entry in db.session.execute(
             select(AuditEntry).where(AuditEntry.action == "login.failed")).scalars()]
     assert reasons == ["ServiceUnavailableError"]
+    _assert_audit_trail_intact(outage)
 
 
 def test_the_oidc_client_hears_temporarily_unavailable_when_it_follows_the_page(
@@ -275,3 +283,4 @@ def test_with_the_database_cut_every_protocol_says_try_again_and_with_it_back_al
     assert outage.saml_sso().status_code == 303
     assert outage.client().get("/machtigen/").status_code == 200
     assert _healthz(outage) == (200, {"status": "ok", "database": "ok", "state": "ok"})
+    _assert_audit_trail_intact(outage)
