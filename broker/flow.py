@@ -215,9 +215,11 @@ class Flows:
         return True
 
     def forget(self, flow: Flow) -> None:
-        """Remove the flow and its upstream request from the store."""
+        """Remove the flow from the store, and its upstream request while it still waits for
+        its answer (:meth:`authenticated` used it up)."""
         self._store.delete(_key(flow.id))
-        if flow.connector is not None and flow.upstream_request_id is not None:
+        if flow.state == UPSTREAM and flow.connector is not None and (
+                flow.upstream_request_id is not None):
             self._store.delete(_request_key(flow.connector, flow.upstream_request_id))
 
     def _save(self, flow: Flow) -> None:

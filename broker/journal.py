@@ -16,12 +16,15 @@ lives no longer than its flow, so the table stays as small as the logins in prog
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
+from typing import Any
 
 from sqlalchemy import DateTime
 from sqlalchemy import String
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
@@ -58,6 +61,20 @@ class LoginInProgress(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+#: the statements are built once (per dialect): building one costs as much as running it
+_CLOSE = delete(LoginInProgress).where(LoginInProgress.flow == bindparam("flow")).returning(
+    LoginInProgress.flow)
+
+
+@functools.cache
+def _open(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = LoginInProgress.__table__.c
+    return insert(LoginInProgress).values(
+        {column: bindparam(column.name) for column in columns}).on_conflict_do_nothing(
+        index_elements=["flow"])
+
+
 class LoginJournal:
     def __init__(self, session: Callable[[], Session], clock: Callable[[], datetime]) -> None:
         self._session, self._clock = session, clock
@@ -67,13 +84,11 @@ class LoginJournal:
         login ends in the audit trail, whatever happens to the flow. Opening it again (the
         same answer posted twice) changes nothing."""
         session = self._session()
-        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" \
-            else sqlite.insert
-        session.execute(insert(LoginInProgress).values(
-            flow=flow.id, actor=audit.party(identity.acting.id_type, identity.acting.id),
-            requester=flow.requester[:500], frontend=flow.frontend, service=flow.service,
-            connector=flow.connector or identity.connector, authenticated_at=self._clock(),
-            expires_at=expires_at).on_conflict_do_nothing(index_elements=["flow"]))
+        session.connection().execute(_open(session.get_bind().dialect.name), {
+            "flow": flow.id, "actor": audit.party(identity.acting.id_type, identity.acting.id),
+            "requester": flow.requester[:500], "frontend": flow.frontend,
+            "service": flow.service, "connector": flow.connector or identity.connector,
+            "authenticated_at": self._clock(), "expires_at": expires_at})
         commit(session)
 
     def closed(self, flow: Flow) -> bool:
@@ -81,9 +96,7 @@ class LoginJournal:
         (of two concurrent callers, one: the other waits for the first to commit, then finds
         nothing). The caller writes the login's audit entry in the same transaction."""
         session = self._session()
-        removed = session.execute(delete(LoginInProgress).where(
-            LoginInProgress.flow == flow.id).returning(LoginInProgress.flow)).first()
-        return removed is not None
+        return session.connection().execute(_CLOSE, {"flow": flow.id}).first() is not None
 
     def abandon_expired(self) -> int:
         """Record every login whose flow expired unfinished as ``login.abandoned``; how many.
