@@ -165,14 +165,20 @@ def nul_in_path(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
     return _with_path_value(probe, route, draw(("%00", "x%00y", "probe-value%00")))
 
 
+def _in_query_and_body(probe: Probe, route: Route, pairs: list[tuple[str, str]],
+                       body: bytes) -> Probe:
+    """``pairs`` as the query, and ``body`` (urlencoded) where the route takes a body."""
+    if not route.takes_body:
+        return replace(probe, query=urlencode(pairs).encode())
+    return replace(probe, query=urlencode(pairs).encode(), body=body,
+                   content_type="application/x-www-form-urlencoded")
+
+
 def nul_in_every_value(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
     """A NUL in every known parameter, in the query and in the body."""
     pairs = [(name, draw(("a\x00b", "\x00", "999993653\x00"))) for name in PARAMETERS]
     body = urlencode([("csrf_token", csrf), *pairs]).encode()
-    return replace(probe, query=urlencode(pairs).encode(),
-                   body=body if route.takes_body else probe.body,
-                   content_type="application/x-www-form-urlencoded"
-                   if route.takes_body else probe.content_type)
+    return _in_query_and_body(probe, route, pairs, body)
 
 
 def nasty_query(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
@@ -208,10 +214,7 @@ def repeated(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
     """Every known parameter twice, in query and body, with different nasty values."""
     pairs = [(name, draw(NASTY)) for name in PARAMETERS for _ in range(2)]
     body = urlencode([("csrf_token", csrf), ("csrf_token", csrf), *pairs]).encode()
-    return replace(probe, query=urlencode(pairs).encode(),
-                   body=body if route.takes_body else probe.body,
-                   content_type="application/x-www-form-urlencoded"
-                   if route.takes_body else probe.content_type)
+    return _in_query_and_body(probe, route, pairs, body)
 
 
 def script_everywhere(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
@@ -220,10 +223,7 @@ def script_everywhere(probe: Probe, route: Route, draw: Draw, csrf: str) -> Prob
     probe = _with_path_value(probe, route, quote(XSS, safe="")) if draw((True, False)) \
         else probe
     body = urlencode([("csrf_token", csrf), *pairs]).encode()
-    return replace(probe, query=urlencode(pairs).encode(),
-                   body=body if route.takes_body else probe.body,
-                   content_type="application/x-www-form-urlencoded"
-                   if route.takes_body else probe.content_type)
+    return _in_query_and_body(probe, route, pairs, body)
 
 
 def huge(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
@@ -291,10 +291,7 @@ def saml_garbage(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:
              ("RelayState", draw(NASTY)), ("SigAlg", draw(NASTY)),
              ("Signature", draw(GARBAGE_SAML))]
     body = urlencode([("csrf_token", csrf), *pairs]).encode()
-    return replace(probe, query=urlencode(pairs).encode(),
-                   body=body if route.takes_body else probe.body,
-                   content_type="application/x-www-form-urlencoded"
-                   if route.takes_body else probe.content_type)
+    return _in_query_and_body(probe, route, pairs, body)
 
 
 def nasty_cookies(probe: Probe, route: Route, draw: Draw, csrf: str) -> Probe:

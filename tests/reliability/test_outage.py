@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -185,17 +186,25 @@ def _healthz(outage: Outage) -> tuple[int, dict[str, str]]:
 # -- Redis -------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _cut_able(variable: str, url: str, port: int, instance_path: Path,
+              service_environ: dict[str, str]) -> Iterator[Outage]:
+    """The broker with the part at ``url`` reached through a proxy the test can cut."""
+    with proxied(url, port) as (proxy, through):
+        outage = _outage({**service_environ, variable: through}, instance_path)
+        outage.proxy = proxy
+        yield outage
+        release(outage.app)
+
+
 @pytest.fixture
 def redis_outage(instance_path: Path, service_environ: dict[str, str]) -> Iterator[Outage]:
     url = services.redis_url()
     if not url:
         pytest.skip("needs Redis: runs in the pass with REDIS_URL set (./run tests makes it "
                     "when PostgreSQL and Redis answer)")
-    with proxied(url, 6379) as (proxy, through):
-        outage = _outage({**service_environ, "REDIS_URL": through}, instance_path)
-        outage.proxy = proxy
+    with _cut_able("REDIS_URL", url, 6379, instance_path, service_environ) as outage:
         yield outage
-        release(outage.app)
 
 
 def test_with_redis_cut_every_protocol_says_try_again_and_with_it_back_all_works(
@@ -251,11 +260,8 @@ def database_outage(instance_path: Path, service_environ: dict[str, str]) -> Ite
     if not url:
         pytest.skip("needs PostgreSQL: runs in the pass with DATABASE_URL set (the embedded "
                     "SQLite cannot go away)")
-    with proxied(url, 5432) as (proxy, through):
-        outage = _outage({**service_environ, "DATABASE_URL": through}, instance_path)
-        outage.proxy = proxy
+    with _cut_able("DATABASE_URL", url, 5432, instance_path, service_environ) as outage:
         yield outage
-        release(outage.app)
 
 
 def test_with_the_database_cut_every_protocol_says_try_again_and_with_it_back_all_works(
