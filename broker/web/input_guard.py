@@ -2,8 +2,9 @@
 that the database would choke on.
 
 A NUL or other control character in the path, a query or form parameter (name or value), an
-uploaded file's name, a cookie or a header (the client credentials of HTTP Basic too, once
-decoded) is refused as a :class:`MalformedInputError`, answered in the endpoint's protocol;
+uploaded file's name, a cookie or a header (and, where an endpoint reads them, the client
+credentials of HTTP Basic, once decoded: :func:`refuse_unreadable_credentials`) is refused as
+a :class:`MalformedInputError`, answered in the endpoint's protocol;
 so is a raw query string that is no UTF-8 (werkzeug fails on it in ``request.args``).
 PostgreSQL cannot store NUL in text at all, so without this check such a byte became an error
 deep inside whichever view first handed it to the database. Values may hold tab, line feed
@@ -103,6 +104,13 @@ def refuse_unreadable_input() -> None:
     _check("cookie", request.cookies.keys(), _CONTROL_IN_NAME)
     _check("cookie", request.cookies.values(), _CONTROL_IN_NAME)
     _check("header", (value for _, value in request.headers.items()), _CONTROL_IN_HEADER)
+
+
+def refuse_unreadable_credentials() -> None:
+    """For an endpoint that authenticates clients with HTTP Basic (the token endpoint): raise
+    :class:`MalformedInputError` for credentials that are no UTF-8 or hold a control
+    character. Elsewhere a Basic header is no credential at all (at userinfo, the wrong
+    scheme), so the guard of every request leaves it alone."""
     _check("credentials", _basic_credentials(), _CONTROL_IN_NAME)
 
 

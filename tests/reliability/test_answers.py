@@ -109,9 +109,11 @@ def test_a_control_character_anywhere_is_refused_at_the_token_endpoint_as_oauth_
     _oauth_error(response, 400, "invalid_request")
 
 
-@pytest.mark.parametrize("place", PLACES)
+@pytest.mark.parametrize("place", [place for place in PLACES if "basic" not in place])
 def test_a_control_character_anywhere_is_refused_at_a_form_as_a_page(
         broker: Flask, logged_in: Any, place: str) -> None:
+    """(HTTP Basic is read as credentials only where clients authenticate: the token
+    endpoint. At a form, or at userinfo, such a header is no credential at all.)"""
     request = _places()[place]
     request.setdefault("data", {})["csrf_token"] = csrf_of(logged_in)
     sessions = "; ".join(f"{cookie.key}={cookie.value}" for cookie in logged_in._cookies.values())
@@ -120,6 +122,17 @@ def test_a_control_character_anywhere_is_refused_at_a_form_as_a_page(
     response = broker.test_client(use_cookies=False).post("/machtigen/activeren", **request)
     assert response.status_code == 400 and response.mimetype == "text/html"
     assert UNREADABLE in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("credentials", [b"demo-rp\x00:x", b"\xff\xfe:x"])
+def test_basic_credentials_at_userinfo_are_the_wrong_scheme_not_unreadable_input(
+        broker: Flask, credentials: bytes) -> None:
+    """Any Basic header at userinfo gets RFC 6750's invalid_token, whatever its bytes (an
+    access token sent as Basic decodes to random bytes)."""
+    response = broker.test_client().get("/oidc/userinfo", headers={
+        "Authorization": "Basic " + base64.b64encode(credentials).decode()})
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
 def test_tab_and_line_breaks_in_a_value_are_not_refused(logged_in: Any) -> None:

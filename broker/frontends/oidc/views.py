@@ -19,6 +19,7 @@ from broker.frontends.oidc import tokens
 from broker.frontends.oidc.keys import ALGORITHMS
 from broker.identity import Identity
 from broker.web import flow_views
+from broker.web import input_guard
 from broker.web.answers import Answer
 from broker.web.answers import answer_unmatched
 from broker.web.answers import answers_in
@@ -69,6 +70,7 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
     def token() -> Response:
         if request.headers.get("Authorization") and "client_secret" in request.form:
             return _token_error("invalid_request", "use one client authentication method")
+        input_guard.refuse_unreadable_credentials()  # authlib would fail on them
         return frontend.server.create_token_response()  # type: ignore[no-any-return]
 
     @bp.route("/oidc/userinfo", methods=["GET", "POST"])
