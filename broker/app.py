@@ -20,6 +20,8 @@ from broker import admin
 from broker import housekeeping
 from broker import registry
 from broker import schema
+from broker.components import Components
+from broker.components import Routed
 from broker.config import Settings
 from broker.config_cache import ConfigCache
 from broker.context import BrokerContext
@@ -50,8 +52,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 csrf = CSRFProtect()
 
 
-def create_app(settings: Settings) -> Flask:
-    """Build the broker for ``settings``: database, state, components, pages."""
+def create_app(settings: Settings, components: Components | None = None) -> Flask:
+    """Build the broker for ``settings``: database, state, components, pages.
+
+    The components the config names are found among the installed entry points and the
+    types in ``components`` (see :class:`broker.components.Components`)."""
     app = Flask("broker", template_folder=str(PROJECT_ROOT / "templates"),
                 static_folder=str(PROJECT_ROOT / "static"), instance_path=str(
                     settings.instance_path.resolve()))
@@ -81,7 +86,7 @@ def create_app(settings: Settings) -> Flask:
         context = _context(settings)
         runtime = Runtime(context=context, connectors={}, frontends={}, plugins={})
         app.extensions["broker"] = runtime
-        _mount_components(app, runtime, settings)
+        _mount_components(app, runtime, settings, components or Components())
         _mount_portal(app, runtime)
         if settings.demo:
             _mount_demo(app, runtime)
@@ -134,10 +139,11 @@ def _sweep(app: Flask, runtime: Runtime) -> None:
             log.info("housekeeping: %d abandoned login(s) recorded", swept.abandoned)
 
 
-def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:
+def _mount_components(app: Flask, runtime: Runtime, settings: Settings,
+                      components: Components) -> None:
     runtime.connectors.update(registry.build(
         registry.CONNECTORS, "connectors", settings.connectors, runtime.context,
-        ("label", "via", "is_mock", "blueprint", "start")))
+        components.connectors))
     for name, connector in runtime.connectors.items():
         if connector.is_mock and not settings.allow_mock_connectors:
             raise ConfigError(f"connectors.{name}: mock connector refused; set "
@@ -146,14 +152,14 @@ def _mount_components(app: Flask, runtime: Runtime, settings: Settings) -> None:
         csrf.exempt(connector.blueprint)
     runtime.frontends.update(registry.build(
         registry.FRONTENDS, "frontends", settings.frontends, runtime.context,
-        ("blueprint", "respond", "respond_error")))
+        components.frontends))
     for frontend in runtime.frontends.values():
         app.register_blueprint(frontend.blueprint)
         csrf.exempt(frontend.blueprint)
     runtime.plugins.update(registry.build(
-        registry.PLUGINS, "plugins", settings.plugins, runtime.context, ("options",)))
+        registry.PLUGINS, "plugins", settings.plugins, runtime.context, components.plugins))
     for plugin in runtime.plugins.values():
-        if getattr(plugin, "blueprint", None) is not None:
+        if isinstance(plugin, Routed):
             app.register_blueprint(plugin.blueprint)
 
 

@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 
 from broker.app import create_app
+from broker.components import Components
 from broker.config import Settings
 from broker.config import demo_config
 from broker.config import load_settings
@@ -103,8 +104,15 @@ def settings(config: dict[str, Any], instance_path: Path,
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    app = create_app(settings)
+def components() -> Components:
+    """Component types beyond the installed ones; a test folder overrides this fixture to add
+    its fakes."""
+    return Components()
+
+
+@pytest.fixture
+def app(settings: Settings, components: Components) -> Iterator[Flask]:
+    app = create_app(settings, components)
     app.config["TESTING"] = True
     with app.app_context():
         yield app

@@ -81,6 +81,11 @@ class SamlConnector:
         self._sp_metadata: tuple[bytes, datetime, tuple[tuple[int, str, str], ...]] | None = None
         self.blueprint = self._blueprint()
 
+    @property
+    def idp_entity_id(self) -> str:
+        """The entityID of the identity provider this connector is a service provider of."""
+        return str(self.idp.entity_id)
+
     # -- metadata ----------------------------------------------------------------------------
 
     def _idp_metadata(self, source: str | None) -> bytes:

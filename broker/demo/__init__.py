@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from broker.components import SamlServiceProvider
 from broker.db import db
 from broker.demo.seed import seed
 from broker.web.runtime import Runtime
@@ -21,7 +22,7 @@ def mount(app: Flask, runtime: Runtime, csrf: CSRFProtect) -> None:
     from broker.mock_idp.eherkenning import create_mock_eherkenning
 
     def service_providers() -> list[bytes]:
-        return [c.sp_metadata() for c in runtime.connectors.values() if hasattr(c, "sp_metadata")]
+        return [c.sp_metadata() for c in runtime.connectors.values() if isinstance(c, SamlServiceProvider)]
 
     seed(db.session())
     app.register_blueprint(create_mock_digid(runtime.context, csrf, service_providers))

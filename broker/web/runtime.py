@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
 
 from flask import current_app
 
+from broker.components import Connector
+from broker.components import Frontend
 from broker.context import BrokerContext
+from broker.pipeline import MandateSource
 from broker.services import Service
 
 
 @dataclass(eq=False)
 class Runtime:
     context: BrokerContext
-    connectors: dict[str, Any]
-    frontends: dict[str, Any]
-    plugins: dict[str, Any]
+    connectors: dict[str, Connector]
+    frontends: dict[str, Frontend]
+    plugins: dict[str, MandateSource]
     #: services of the broker's own pages (the portal), not offered to relying parties
     internal_services: dict[str, Service] = field(default_factory=dict)
 

@@ -41,8 +41,8 @@ from tests.mock_idp.support import stub
 
 
 @pytest.fixture
-def app(instance_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    return build_eh_app(instance_path, monkeypatch)
+def app(instance_path: Path) -> Flask:
+    return build_eh_app(instance_path)
 
 
 def _post(app: Flask, document: bytes) -> int:

@@ -8,6 +8,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from broker.errors import InsufficientLoaError
 from broker.errors import UpstreamCancelledError
 from broker.errors import UpstreamError
 from broker.errors import UpstreamResponseError
+from broker.frontends.saml_idp import sso
 from broker.keys import generate
 from broker.loa import EIDAS_URI
 from broker.mock_idp import engine
@@ -388,3 +390,12 @@ def test_forged_response_leaves_the_login_open_for_the_genuine_answer(app: Flask
     response = post_response(app.test_client(), craft(app, started.request_id))
     assert response.status_code == 303 and "/flow/" in response.headers["Location"]
     assert flow_state(app, started.flow_id) == "authenticated"
+
+
+def test_scoping_finds_a_saml_connector_by_its_identity_providers_entity_id(app: Flask) -> None:
+    """Scoping/IDPList may name the upstream by its entityID, as SAML service providers do,
+    not only by the connector's name in our config."""
+    connectors = runtime_of(app).connectors
+    assert sso.upstream_hint(SimpleNamespace(idp_list=[ENTITY_ID]), connectors) == "digid"
+    assert sso.upstream_hint(SimpleNamespace(idp_list=["https://elsewhere.example.nl"]),
+                             connectors) is None

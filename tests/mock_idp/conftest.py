@@ -11,5 +11,5 @@ from tests.mock_idp.support import build_app
 
 
 @pytest.fixture
-def app(instance_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    return build_app(instance_path, monkeypatch)
+def app(instance_path: Path) -> Flask:
+    return build_app(instance_path)

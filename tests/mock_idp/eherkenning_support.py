@@ -3,20 +3,19 @@ eHerkenning connector and IdP mounted, the recording stub frontend, and helpers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from broker import registry
 from broker.app import create_app
 from broker.app import csrf
+from broker.components import Components
+from broker.components import SamlServiceProvider
 from broker.config import load_settings
 from broker.db import db
 from broker.demo.seed import seed
@@ -55,29 +54,21 @@ def code() -> str:
     return engine.totp(SECRET, datetime.now(UTC))
 
 
-def build_eh_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def build_eh_app(tmp_path: Path,
                  plugins: dict[str, Any] | None = None) -> Flask:
-    original = registry.available
-
-    def available(group: str) -> dict[str, Callable[..., Any]]:
-        loaders = original(group)
-        if group == registry.FRONTENDS:
-            loaders = {**loaders, "stub": lambda: StubFrontend}
-        return loaders
-
-    monkeypatch.setattr(registry, "available", available)
     config = {
         "broker": {"base_url": BASE, "allow_mock_connectors": True},
         "connectors": {"eherkenning": {"type": "mock_eherkenning", "label": "eHerkenning"}},
         "frontends": {"rp": {"type": "stub"}},
         "plugins": plugins or {},
     }
-    app = create_app(load_settings(config, instance_path=tmp_path, environ={}))
+    app = create_app(load_settings(config, instance_path=tmp_path, environ={}),
+                     Components(frontends={"stub": StubFrontend}))
     rt = runtime_of(app)
     app.register_blueprint(create_mock_eherkenning(
         rt.context, csrf,
         service_providers=lambda: [c.sp_metadata() for c in rt.connectors.values()
-                                   if hasattr(c, "sp_metadata")]))
+                                   if isinstance(c, SamlServiceProvider)]))
     with app.app_context():
         seed(db.session)
     return app

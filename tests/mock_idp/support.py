@@ -12,15 +12,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Blueprint
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import etree
 
-from broker import registry
 from broker.app import create_app
 from broker.app import csrf
+from broker.components import Components
+from broker.components import SamlServiceProvider
 from broker.config import load_settings
 from broker.context import Continuation
 from broker.db import db
@@ -74,27 +74,19 @@ class StubFrontend:
         return Continuation("GET", RP_ERROR)
 
 
-def build_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    original = registry.available
-
-    def available(group: str) -> dict[str, Callable[..., Any]]:
-        loaders = original(group)
-        if group == registry.FRONTENDS:
-            loaders = {**loaders, "stub": lambda: StubFrontend}
-        return loaders
-
-    monkeypatch.setattr(registry, "available", available)
+def build_app(tmp_path: Path) -> Flask:
     config = {
         "broker": {"base_url": BASE, "allow_mock_connectors": True},
         "connectors": {"digid": {"type": "mock_digid", "label": "DigiD"}},
         "frontends": {"rp": {"type": "stub"}},
     }
-    app = create_app(load_settings(config, instance_path=tmp_path, environ={}))
+    app = create_app(load_settings(config, instance_path=tmp_path, environ={}),
+                     Components(frontends={"stub": StubFrontend}))
     rt = runtime_of(app)
     app.register_blueprint(create_mock_digid(
         rt.context, csrf,
         service_providers=lambda: [c.sp_metadata() for c in rt.connectors.values()
-                                   if hasattr(c, "sp_metadata")]))
+                                   if isinstance(c, SamlServiceProvider)]))
     with app.app_context():
         seed(db.session)
     return app

@@ -46,8 +46,8 @@ GENERIC = "Gebruikersnaam, wachtwoord of code onjuist"
 
 
 @pytest.fixture
-def app(instance_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
-    return build_eh_app(instance_path, monkeypatch)
+def app(instance_path: Path) -> Flask:
+    return build_eh_app(instance_path)
 
 
 def _request_url(app: Flask, *, issuer: str = SP_ENTITY, signed: bool = True,

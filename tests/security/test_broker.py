@@ -22,8 +22,8 @@ from flask import Flask
 from flask import current_app
 from lxml import etree
 
-from broker import registry
 from broker.app import create_app
+from broker.components import Components
 from broker.config import Settings
 from broker.db import db
 from broker.demo.seed import seed
@@ -38,7 +38,6 @@ from broker.saml import messages
 from broker.saml.metadata import sp_descriptor
 from broker.saml.xml import SAML
 from broker.web.runtime import runtime
-from tests.fakes import install_component
 from tests.frontends.oidc.conftest import BSN_SECRET
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import SECRET
@@ -84,10 +83,9 @@ def config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def both(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+def both(settings: Settings) -> Iterator[Flask]:
     """OIDC and SAML IdP frontends, fake DigiD (twice) and eHerkenning, clients and an SP."""
-    install_component(monkeypatch, registry.CONNECTORS, "fake", FakeConnector)
-    app = create_app(settings)
+    app = create_app(settings, Components(connectors={"fake": FakeConnector}))
     app.config["TESTING"] = True
     fresh_request_globals(app)
     with app.app_context():
@@ -113,9 +111,9 @@ def browser(both: Flask) -> Any:
 
 
 @pytest.fixture
-def acs_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Flask:
+def acs_app(tmp_path: Path) -> Flask:
     """The section-1 ACS app: real mock DigiD connector, stub frontend."""
-    return acs_support.build_app(tmp_path / "acs", monkeypatch)
+    return acs_support.build_app(tmp_path / "acs")
 
 
 def saml_request(**changes: Any) -> bytes:

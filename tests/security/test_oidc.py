@@ -27,8 +27,8 @@ from joserfc.jwk import KeySet
 from joserfc.jwk import OctKey
 from sqlalchemy.orm import Session
 
-from broker import registry
 from broker.app import create_app
+from broker.components import Components
 from broker.config import Settings
 from broker.db import db
 from broker.demo.seed import seed
@@ -36,7 +36,6 @@ from broker.errors import InputError
 from broker.frontends.oidc import register_client
 from broker.frontends.oidc import tokens
 from broker.web.runtime import runtime
-from tests.fakes import install_component
 from tests.frontends.oidc.conftest import ACT_SECRET
 from tests.frontends.oidc.conftest import BSN_SECRET
 from tests.frontends.oidc.conftest import REDIRECT_URI
@@ -65,10 +64,9 @@ def config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def oidc_app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+def oidc_app(settings: Settings) -> Iterator[Flask]:
     """The broker with the OIDC frontend, a fake DigiD, the demo services and three clients."""
-    install_component(monkeypatch, registry.CONNECTORS, "fake", FakeConnector)
-    app = create_app(settings)
+    app = create_app(settings, Components(connectors={"fake": FakeConnector}))
     app.config["TESTING"] = True
     with app.app_context():
         seed(_session())

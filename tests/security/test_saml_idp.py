@@ -28,6 +28,7 @@ from lxml import etree
 
 from broker import keys
 from broker.app import create_app
+from broker.components import Components
 from broker.config import Settings
 from broker.config import demo_config
 from broker.config import load_settings
@@ -61,7 +62,7 @@ from tests.frontends.saml_idp.conftest import posted_form
 from tests.services import stored_state
 
 # The SAML IdP frontend tests' fixtures, used here by name.
-_fake_connector_type = saml_idp_fixtures._fake_connector_type
+components = saml_idp_fixtures.components
 config = saml_idp_fixtures.config
 digid = saml_idp_fixtures.digid
 idp = saml_idp_fixtures.idp
@@ -80,9 +81,9 @@ SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
+def app(settings: Settings, components: Components) -> Iterator[Flask]:
     """The SAML IdP frontend tests' app (their ``config``), not this folder's stub app."""
-    app = create_app(settings)
+    app = create_app(settings, components)
     app.config["TESTING"] = True
     fresh_request_globals(app)
     with app.app_context():

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from broker import loa
+from broker.components import SamlUpstream
 from broker.errors import SAML_NO_AUTHN_CONTEXT
 from broker.errors import SAML_REQUEST_UNSUPPORTED
 from broker.errors import SAML_REQUESTER
@@ -191,6 +192,7 @@ def upstream_hint(request: AuthnRequest, connectors: Mapping[str, Any]) -> str |
     """The connector named by Scoping/IDPList (its name or its upstream IdP entity id)."""
     for provider_id in request.idp_list:
         for name, connector in connectors.items():
-            if provider_id == name or provider_id == getattr(connector, "idp_entity_id", None):
+            if provider_id == name or (isinstance(connector, SamlUpstream)
+                                       and provider_id == connector.idp_entity_id):
                 return name
     return None

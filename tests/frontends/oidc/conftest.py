@@ -24,7 +24,7 @@ from flask import Blueprint
 from flask import Flask
 from flask import redirect
 
-from broker import registry
+from broker.components import Components
 from broker.db import db
 from broker.demo.seed import seed
 from broker.flow import Flow
@@ -33,7 +33,6 @@ from broker.identity import Identity
 from broker.identity import Party
 from broker.web import flow_views
 from broker.web.runtime import runtime
-from tests.fakes import install_component
 
 SERVICE = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # Inkomstenbelasting, digid, substantial
 REDIRECT_URI = "https://rp.example.nl/callback"
@@ -66,9 +65,9 @@ def config() -> dict[str, Any]:
             "frontends": {"oidc": {"type": "oidc"}}}
 
 
-@pytest.fixture(autouse=True)
-def _fake_connector_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    install_component(monkeypatch, registry.CONNECTORS, "fake", FakeConnector)
+@pytest.fixture
+def components() -> Components:
+    return Components(connectors={"fake": FakeConnector})
 
 
 @pytest.fixture

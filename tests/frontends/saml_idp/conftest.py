@@ -22,7 +22,7 @@ from flask import redirect
 from saml2 import BINDING_HTTP_POST
 from saml2.client import Saml2Client
 
-from broker import registry
+from broker.components import Components
 from broker.db import db
 from broker.demo.seed import seed
 from broker.flow import Flow
@@ -36,7 +36,6 @@ from broker.saml.metadata import sp_descriptor
 from broker.saml.pysaml2_backend import make_saml2_client
 from broker.web import flow_views
 from broker.web.runtime import runtime
-from tests.fakes import install_component
 
 INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # digid, substantial
 TOESLAGEN = "1373be8a-5091-5838-ac0d-b3234dc1fa5f"  # digid, substantial
@@ -86,9 +85,9 @@ def config() -> dict[str, Any]:
             "frontends": {"saml": {"type": "saml_idp"}}}
 
 
-@pytest.fixture(autouse=True)
-def _fake_connector_type(monkeypatch: pytest.MonkeyPatch) -> None:
-    install_component(monkeypatch, registry.CONNECTORS, "fake", FakeConnector)
+@pytest.fixture
+def components() -> Components:
+    return Components(connectors={"fake": FakeConnector})
 
 
 @pytest.fixture
