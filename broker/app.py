@@ -20,13 +20,13 @@ from broker import admin
 from broker import housekeeping
 from broker import registry
 from broker import schema
+from broker.clock import utcnow
 from broker.config import Settings
 from broker.config_cache import ConfigCache
 from broker.context import BrokerContext
 from broker.db import db
 from broker.db import is_embedded
 from broker.db import sqlalchemy_url
-from broker.db import utcnow
 from broker.errors import BrokerError
 from broker.errors import ConfigError
 from broker.flow import Flows

@@ -51,9 +51,9 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
-from broker.db import aware
+from broker.clock import aware
+from broker.clock import utcnow
 from broker.db import db
-from broker.db import utcnow
 
 #: prev_hash of the first entry
 GENESIS = "0" * 64

@@ -530,7 +530,7 @@ def housekeeping_command(instance: Path, config: Path | None) -> None:
     from cron when that is set to 0. Safe to run while brokers serve, and several at once.
     """
     from broker import housekeeping
-    from broker.db import utcnow
+    from broker.clock import utcnow
     from broker.state import open_store
 
     def run(session: Any) -> None:
@@ -567,7 +567,7 @@ def administrators() -> None:
 def _accounts_service(session: Any, instance: Path, config: Path | None) -> Any:
     from broker.accounts.policy import AccountPolicy
     from broker.accounts.service import Accounts
-    from broker.db import utcnow
+    from broker.clock import utcnow
     from broker.state import open_store
 
     settings = _settings(config, instance)
@@ -625,7 +625,7 @@ def admin_unlock(username: str, realm: str, instance: Path, config: Path | None)
     """Lift the lock of an account after too many wrong attempts."""
     from broker.accounts.guard import LoginGuard
     from broker.accounts.policy import AccountPolicy
-    from broker.db import utcnow
+    from broker.clock import utcnow
     from broker.state import open_store
 
     def unlock(session: Any) -> None:

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
 from broker import audit
-from broker.db import aware
+from broker.clock import aware
 from broker.db import commit
 from broker.db import db
 from broker.identity import Identity

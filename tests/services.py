@@ -40,11 +40,11 @@ from sqlalchemy import update
 from sqlalchemy.pool import NullPool
 
 from broker import schema
+from broker.clock import aware
+from broker.clock import utcnow
 from broker.db import EphemeralState
-from broker.db import aware
 from broker.db import db
 from broker.db import sqlalchemy_url
-from broker.db import utcnow
 from broker.state import SqlStateStore
 from broker.state_redis import RedisStateStore
 

@@ -15,8 +15,8 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
+from broker.clock import utcnow
 from broker.db import db
-from broker.db import utcnow
 
 ADMIN_REALM = "admin"
 

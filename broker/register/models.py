@@ -18,8 +18,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from broker.clock import utcnow
 from broker.db import db
-from broker.db import utcnow
 
 #: Mandate states. "expired" is reached by time; the others by a person's act.
 REQUESTED = "requested"  #: asked for by the representative, awaiting the represented party
