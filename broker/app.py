@@ -24,7 +24,6 @@ from broker.clock import utcnow
 from broker.config import Settings
 from broker.config_cache import ConfigCache
 from broker.context import BrokerContext
-from broker.db import db
 from broker.db import is_embedded
 from broker.db import sqlalchemy_url
 from broker.errors import BrokerError
@@ -40,6 +39,7 @@ from broker.web import input_guard
 from broker.web import once
 from broker.web import pages
 from broker.web import security
+from broker.web.database import db
 from broker.web.flow_views import bp as flow_bp
 from broker.web.flow_views import handle_broker_error
 from broker.web.flow_views import handle_http_error

@@ -377,8 +377,8 @@ def _app_or_exit(settings: Settings) -> Flask:
 
 def _with_database(instance: Path, config: Path | None, action: Callable[[Any], None]) -> None:
     """Run ``action(session)`` against the instance's database, reporting InputError plainly."""
-    from broker.db import db
     from broker.demo.seed import seed
+    from broker.web.database import db
 
     settings = _settings(config, instance)
     with _database(settings):
@@ -397,8 +397,8 @@ def _database(settings: Settings) -> Iterator[None]:
     """An app context with only the database and the migrations, for commands on the database;
     its connections are closed at the end."""
     from broker import schema
-    from broker.db import db
     from broker.db import sqlalchemy_url
+    from broker.web.database import db
 
     app = Flask("broker-admin", instance_path=str(settings.instance_path.resolve()))
     app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(settings.database_url)

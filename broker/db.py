@@ -1,6 +1,9 @@
-"""The broker's tables (Flask-SQLAlchemy 3, typed declarative models).
+"""The broker's tables (typed SQLAlchemy declarative models on :class:`Base`) and its
+transactions.
 
-Only the models live here; behaviour lives in the modules that own each concept.
+Only the models live here; behaviour lives in the modules that own each concept. Nothing here
+needs Flask: the web layer binds :class:`Base`'s metadata to its app in
+:mod:`broker.web.database`, and the core works on any :class:`~sqlalchemy.orm.Session`.
 """
 
 from __future__ import annotations
@@ -9,15 +12,17 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import ClassVar
 
-from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -38,10 +43,14 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table of the broker; its metadata names constraints and
+    indexes by :data:`NAMING_CONVENTION`, so that migrations can refer to them."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-
-db = SQLAlchemy(model_class=Base)
+    if TYPE_CHECKING:
+        #: every model of the broker maps one table (SQLAlchemy types it as any FromClause)
+        __table__: ClassVar[Table]
 
 
 @event.listens_for(Engine, "connect")
@@ -102,7 +111,7 @@ def commit(session: Session) -> None:
         session.commit()
 
 
-class EphemeralState(db.Model):  # type: ignore[name-defined,misc]
+class EphemeralState(Base):
     """Short-lived, single-use state: flows, codes, request ids, replay marks."""
 
     __tablename__ = "ephemeral_state"
@@ -111,7 +120,7 @@ class EphemeralState(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class StateCounter(db.Model):  # type: ignore[name-defined,misc]
+class StateCounter(Base):
     """A short-lived counter: attempts per address in a time window."""
 
     __tablename__ = "state_counter"
@@ -120,7 +129,7 @@ class StateCounter(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class ServiceRecord(db.Model):  # type: ignore[name-defined,misc]
+class ServiceRecord(Base):
     """A service of the catalogue (see :mod:`broker.services`)."""
 
     __tablename__ = "service"
@@ -132,7 +141,7 @@ class ServiceRecord(db.Model):  # type: ignore[name-defined,misc]
     allows_self: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class OidcClient(db.Model):  # type: ignore[name-defined,misc]
+class OidcClient(Base):
     """A relying party registered for the OIDC frontend."""
 
     __tablename__ = "oidc_client"
@@ -146,7 +155,7 @@ class OidcClient(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class ServiceProvider(db.Model):  # type: ignore[name-defined,misc]
+class ServiceProvider(Base):
     """A SAML service provider registered by its metadata for the SAML IdP frontend."""
 
     __tablename__ = "service_provider"
@@ -158,7 +167,7 @@ class ServiceProvider(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class MockAccount(db.Model):  # type: ignore[name-defined,misc]
+class MockAccount(Base):
     """An account at a mock identity provider (demo only)."""
 
     __tablename__ = "mock_account"

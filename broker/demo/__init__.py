@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from broker.db import db
 from broker.demo.seed import seed
+from broker.web.database import db
 from broker.web.runtime import Runtime
 
 

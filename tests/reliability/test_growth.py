@@ -13,7 +13,7 @@ from broker.clock import aware
 from broker.clock import utcnow
 from broker.db import EphemeralState
 from broker.db import StateCounter
-from broker.db import db
+from broker.web.database import db
 from tests import services
 from tests.flows.browser import Browser
 from tests.reliability.forms import opened

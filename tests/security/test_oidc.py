@@ -30,11 +30,11 @@ from sqlalchemy.orm import Session
 from broker import registry
 from broker.app import create_app
 from broker.config import Settings
-from broker.db import db
 from broker.demo.seed import seed
 from broker.errors import InputError
 from broker.frontends.oidc import register_client
 from broker.frontends.oidc import tokens
+from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.fakes import install_component
 from tests.frontends.oidc.conftest import ACT_SECRET

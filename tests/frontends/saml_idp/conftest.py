@@ -23,7 +23,6 @@ from saml2 import BINDING_HTTP_POST
 from saml2.client import Saml2Client
 
 from broker import registry
-from broker.db import db
 from broker.demo.seed import seed
 from broker.flow import Flow
 from broker.frontends.saml_idp import SamlIdpFrontend
@@ -35,6 +34,7 @@ from broker.saml import bindings
 from broker.saml.metadata import sp_descriptor
 from broker.saml.pysaml2_backend import make_saml2_client
 from broker.web import flow_views
+from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.fakes import install_component
 
