@@ -45,7 +45,6 @@ from fresh_database import versions  # noqa: E402
 from broker.audit import AuditEntry  # noqa: E402
 from broker.context import service_from_record  # noqa: E402
 from broker.db import ServiceRecord  # noqa: E402
-from broker.db import db  # noqa: E402
 from broker.demo.seed import seed  # noqa: E402
 from broker.register.bulk_import import BATCH_SIZE  # noqa: E402
 from broker.register.bulk_import import ImportReport  # noqa: E402
@@ -53,6 +52,7 @@ from broker.register.bulk_import import import_file  # noqa: E402
 from broker.register.models import Mandate  # noqa: E402
 from broker.register.models import MandateEvent  # noqa: E402
 from broker.services import ServiceCatalogue  # noqa: E402
+from broker.web.database import db  # noqa: E402
 
 OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
 INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"

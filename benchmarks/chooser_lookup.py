@@ -75,7 +75,6 @@ from fresh_database import versions  # noqa: E402
 from broker.app import create_app  # noqa: E402
 from broker.config import demo_config  # noqa: E402
 from broker.config import load_settings  # noqa: E402
-from broker.db import db  # noqa: E402
 from broker.demo.seed import seed  # noqa: E402
 from broker.identity import Identity  # noqa: E402
 from broker.identity import Party  # noqa: E402
@@ -83,6 +82,7 @@ from broker.pipeline import gather  # noqa: E402
 from broker.saml.names import ETD_SERVICE_UUID  # noqa: E402
 from broker.services import Service  # noqa: E402
 from broker.services import ServiceCatalogue  # noqa: E402
+from broker.web.database import db  # noqa: E402
 
 INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # DigiD: voluntary, legal:bewind, curatele
 TOESLAGEN = "1373be8a-5091-5838-ac0d-b3234dc1fa5f"

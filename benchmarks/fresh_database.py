@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from broker import schema  # noqa: E402
-from broker.db import db  # noqa: E402
 from broker.db import sqlalchemy_url  # noqa: E402
+from broker.web.database import db  # noqa: E402
 
 
 @contextmanager

@@ -189,12 +189,12 @@ def prepare_instance(config: Path, instance: Path, sp_metadata_out: Path) -> tup
     from broker.config import read_file
     from broker.context import service_from_record
     from broker.db import ServiceRecord
-    from broker.db import db
     from broker.demo.seed import seed
     from broker.frontends.oidc.clients import register_client
     from broker.frontends.saml_idp.providers import register_service_provider
     from broker.saml.metadata import sp_descriptor
     from broker.services import ServiceCatalogue
+    from broker.web.database import db
 
     app = create_app(load_settings(read_file(config), instance_path=instance))
     with app.app_context():

@@ -20,15 +20,14 @@ from broker import admin
 from broker import housekeeping
 from broker import registry
 from broker import schema
+from broker.clock import utcnow
 from broker.components import Components
 from broker.components import Routed
 from broker.config import Settings
 from broker.config_cache import ConfigCache
 from broker.context import BrokerContext
-from broker.db import db
 from broker.db import is_embedded
 from broker.db import sqlalchemy_url
-from broker.db import utcnow
 from broker.errors import BrokerError
 from broker.errors import ConfigError
 from broker.flow import Flows
@@ -42,6 +41,7 @@ from broker.web import input_guard
 from broker.web import once
 from broker.web import pages
 from broker.web import security
+from broker.web.database import db
 from broker.web.flow_views import bp as flow_bp
 from broker.web.flow_views import handle_broker_error
 from broker.web.flow_views import handle_http_error

@@ -51,9 +51,9 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
-from broker.db import aware
-from broker.db import db
-from broker.db import utcnow
+from broker.clock import aware
+from broker.clock import utcnow
+from broker.db import Base
 
 #: prev_hash of the first entry
 GENESIS = "0" * 64
@@ -75,7 +75,7 @@ _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+\Z")
 _HASH = re.compile(r"^[0-9a-f]{64}\Z")
 
 
-class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
+class AuditEntry(Base):
     """One entry of the trail; rows are only ever added."""
 
     __tablename__ = "audit_entry"
@@ -96,7 +96,7 @@ class AuditEntry(db.Model):  # type: ignore[name-defined,misc]
                 f"{' ' + self.subject if self.subject else ''}{' ' + detail if detail else ''}")
 
 
-class AuditHead(db.Model):  # type: ignore[name-defined,misc]
+class AuditHead(Base):
     """The number and hash of the last entry; its one row also serialises appenders."""
 
     __tablename__ = "audit_head"

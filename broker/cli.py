@@ -377,8 +377,8 @@ def _app_or_exit(settings: Settings) -> Flask:
 
 def _with_database(instance: Path, config: Path | None, action: Callable[[Any], None]) -> None:
     """Run ``action(session)`` against the instance's database, reporting InputError plainly."""
-    from broker.db import db
     from broker.demo.seed import seed
+    from broker.web.database import db
 
     settings = _settings(config, instance)
     with _database(settings):
@@ -397,8 +397,8 @@ def _database(settings: Settings) -> Iterator[None]:
     """An app context with only the database and the migrations, for commands on the database;
     its connections are closed at the end."""
     from broker import schema
-    from broker.db import db
     from broker.db import sqlalchemy_url
+    from broker.web.database import db
 
     app = Flask("broker-admin", instance_path=str(settings.instance_path.resolve()))
     app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(settings.database_url)
@@ -530,7 +530,7 @@ def housekeeping_command(instance: Path, config: Path | None) -> None:
     from cron when that is set to 0. Safe to run while brokers serve, and several at once.
     """
     from broker import housekeeping
-    from broker.db import utcnow
+    from broker.clock import utcnow
     from broker.state import open_store
 
     def run(session: Any) -> None:
@@ -567,7 +567,7 @@ def administrators() -> None:
 def _accounts_service(session: Any, instance: Path, config: Path | None) -> Any:
     from broker.accounts.policy import AccountPolicy
     from broker.accounts.service import Accounts
-    from broker.db import utcnow
+    from broker.clock import utcnow
     from broker.state import open_store
 
     settings = _settings(config, instance)
@@ -625,7 +625,7 @@ def admin_unlock(username: str, realm: str, instance: Path, config: Path | None)
     """Lift the lock of an account after too many wrong attempts."""
     from broker.accounts.guard import LoginGuard
     from broker.accounts.policy import AccountPolicy
-    from broker.db import utcnow
+    from broker.clock import utcnow
     from broker.state import open_store
 
     def unlock(session: Any) -> None:

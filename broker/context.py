@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker import keys
+from broker.clock import utcnow
 from broker.config import Settings
 from broker.config_cache import UNCACHED
 from broker.config_cache import ConfigCache
 from broker.db import ServiceRecord
-from broker.db import utcnow
 from broker.flow import Flows
 from broker.register.service import Limits
 from broker.register.service import Register

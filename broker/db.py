@@ -1,6 +1,9 @@
-"""The broker's tables (Flask-SQLAlchemy 3, typed declarative models).
+"""The broker's tables (typed SQLAlchemy declarative models on :class:`Base`) and its
+transactions.
 
-Only the models live here; behaviour lives in the modules that own each concept.
+Only the models live here; behaviour lives in the modules that own each concept. Nothing here
+needs Flask: the web layer binds :class:`Base`'s metadata to its app in
+:mod:`broker.web.database`, and the core works on any :class:`~sqlalchemy.orm.Session`.
 """
 
 from __future__ import annotations
@@ -8,17 +11,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import ClassVar
 
-from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON
 from sqlalchemy import Boolean
 from sqlalchemy import DateTime
 from sqlalchemy import Integer
 from sqlalchemy import MetaData
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -26,6 +30,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
+
+from broker.clock import utcnow
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,10 +43,14 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table of the broker; its metadata names constraints and
+    indexes by :data:`NAMING_CONVENTION`, so that migrations can refer to them."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-
-db = SQLAlchemy(model_class=Base)
+    if TYPE_CHECKING:
+        #: every model of the broker maps one table (SQLAlchemy types it as any FromClause)
+        __table__: ClassVar[Table]
 
 
 @event.listens_for(Engine, "connect")
@@ -101,16 +111,7 @@ def commit(session: Session) -> None:
         session.commit()
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes even for timezone-aware columns; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-class EphemeralState(db.Model):  # type: ignore[name-defined,misc]
+class EphemeralState(Base):
     """Short-lived, single-use state: flows, codes, request ids, replay marks."""
 
     __tablename__ = "ephemeral_state"
@@ -119,7 +120,7 @@ class EphemeralState(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class StateCounter(db.Model):  # type: ignore[name-defined,misc]
+class StateCounter(Base):
     """A short-lived counter: attempts per address in a time window."""
 
     __tablename__ = "state_counter"
@@ -128,7 +129,7 @@ class StateCounter(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class ServiceRecord(db.Model):  # type: ignore[name-defined,misc]
+class ServiceRecord(Base):
     """A service of the catalogue (see :mod:`broker.services`)."""
 
     __tablename__ = "service"
@@ -140,7 +141,7 @@ class ServiceRecord(db.Model):  # type: ignore[name-defined,misc]
     allows_self: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class OidcClient(db.Model):  # type: ignore[name-defined,misc]
+class OidcClient(Base):
     """A relying party registered for the OIDC frontend."""
 
     __tablename__ = "oidc_client"
@@ -154,7 +155,7 @@ class OidcClient(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class ServiceProvider(db.Model):  # type: ignore[name-defined,misc]
+class ServiceProvider(Base):
     """A SAML service provider registered by its metadata for the SAML IdP frontend."""
 
     __tablename__ = "service_provider"
@@ -166,7 +167,7 @@ class ServiceProvider(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class MockAccount(db.Model):  # type: ignore[name-defined,misc]
+class MockAccount(Base):
     """An account at a mock identity provider (demo only)."""
 
     __tablename__ = "mock_account"

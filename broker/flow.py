@@ -31,7 +31,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from typing import Any
 
-from broker.db import utcnow
+from broker.clock import utcnow
 from broker.errors import FlowError
 from broker.errors import UpstreamAnswerUsedError
 from broker.errors import UpstreamResponseError

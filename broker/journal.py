@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
 from broker import audit
-from broker.db import aware
+from broker.clock import aware
+from broker.db import Base
 from broker.db import commit
-from broker.db import db
 from broker.identity import Identity
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 ABANDON_BATCH = 500
 
 
-class LoginInProgress(db.Model):  # type: ignore[name-defined,misc]
+class LoginInProgress(Base):
     """A login whose person has authenticated and whose end is not in the audit trail yet."""
 
     __tablename__ = "login_in_progress"

@@ -25,12 +25,12 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
-from broker.db import db
+from broker.db import Base
 
 BUCKETS = 4096
 
 
-class LockBucket(db.Model):  # type: ignore[name-defined,misc]
+class LockBucket(Base):
     """One lockable row. Holding it is writing it: its one column is written with the value it
     has, which takes the lock as any write does."""
 

@@ -20,8 +20,8 @@ from flask_migrate import Migrate
 from sqlalchemy import MetaData
 from sqlalchemy import inspect
 
-from broker.db import db
 from broker.errors import ConfigError
+from broker.web.database import db
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: the revision that matches the tables ``db.create_all()`` made before there were migrations

@@ -77,7 +77,7 @@ def check(settings: Settings) -> None:
     """Build the app once, as every worker will, then close what it opened; raises
     :class:`~broker.errors.ConfigError` as ``create_app`` does."""
     from broker.app import create_app
-    from broker.db import db
+    from broker.web.database import db
 
     app = create_app(settings)
     with app.app_context():

@@ -29,12 +29,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from broker.clock import aware
+from broker.clock import utcnow
 from broker.config import Settings
 from broker.db import EphemeralState
 from broker.db import StateCounter
-from broker.db import aware
 from broker.db import commit
-from broker.db import utcnow
 
 
 class StateStore(Protocol):

@@ -32,14 +32,14 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import mapped_column
 
+from broker.db import Base
 from broker.db import commit
-from broker.db import db
 
 KEEP_SECONDS = 86400
 FIELD = "submission"  #: the hidden field's name
 
 
-class FormSubmission(db.Model):  # type: ignore[name-defined,misc]
+class FormSubmission(Base):
     """A form that was sent, and where its outcome is shown."""
 
     __tablename__ = "form_submission"

@@ -125,7 +125,7 @@ def _close_database_connections() -> Iterator[None]:
     itself included): PostgreSQL would otherwise keep them, and psycopg warns when the
     garbage collector finds one open."""
     yield
-    from broker.db import db
+    from broker.web.database import db
 
     for engines in list(db._app_engines.values()):  # noqa: SLF001  (Flask-SQLAlchemy's registry)
         for engine in engines.values():
@@ -134,7 +134,7 @@ def _close_database_connections() -> Iterator[None]:
 
 def release(app: Flask) -> None:
     """Close the app's database connections, which PostgreSQL would otherwise keep open."""
-    from broker.db import db
+    from broker.web.database import db
 
     with app.app_context():
         db.session.remove()
@@ -156,8 +156,8 @@ def database_url(instance_path: Path, service_environ: dict[str, str]) -> str:
 @pytest.fixture
 def database(database_url: str) -> Iterator[Any]:
     """A session on a fresh database with the broker's tables, without a broker."""
-    from broker.db import db
     from broker.db import sqlalchemy_url
+    from broker.web.database import db
 
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = sqlalchemy_url(database_url)

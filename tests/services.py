@@ -40,13 +40,13 @@ from sqlalchemy import update
 from sqlalchemy.pool import NullPool
 
 from broker import schema
+from broker.clock import aware
+from broker.clock import utcnow
 from broker.db import EphemeralState
-from broker.db import aware
-from broker.db import db
 from broker.db import sqlalchemy_url
-from broker.db import utcnow
 from broker.state import SqlStateStore
 from broker.state_redis import RedisStateStore
+from broker.web.database import db
 
 #: where ``./run tests`` looks for the services when DATABASE_URL / REDIS_URL are not set
 DEFAULT_POSTGRESQL = "postgresql://127.0.0.1:5432/postgres"

@@ -53,12 +53,12 @@ def test_admin_unlock_lifts_a_mock_account_lock_and_is_audited(run: Any,
 
     from broker.accounts.guard import LoginGuard
     from broker.accounts.policy import AccountPolicy
+    from broker.clock import utcnow
     from broker.config import demo_config
     from broker.config import load_settings
-    from broker.db import db
     from broker.db import sqlalchemy_url
-    from broker.db import utcnow
     from broker.state import open_store
+    from broker.web.database import db
     from tests.conftest import release
 
     run("admin", "list")  # makes the instance

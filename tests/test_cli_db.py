@@ -15,8 +15,8 @@ from broker import schema
 from broker.app import create_app
 from broker.cli import main
 from broker.config import Settings
-from broker.db import db
 from broker.errors import ConfigError
+from broker.web.database import db
 from tests import services
 
 

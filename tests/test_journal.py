@@ -17,13 +17,13 @@ from sqlalchemy.orm import sessionmaker
 
 from broker import audit
 from broker.audit import AuditEntry
-from broker.db import db
 from broker.db import sqlalchemy_url
 from broker.flow import Flow
 from broker.identity import Identity
 from broker.identity import Party
 from broker.journal import LoginInProgress
 from broker.journal import LoginJournal
+from broker.web.database import db
 from tests.fakes import Clock
 
 IDENTITY = Identity(acting=Party(id="999990676", id_type="bsn"), loa="substantial",

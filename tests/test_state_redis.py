@@ -30,13 +30,13 @@ from sqlalchemy.orm import sessionmaker
 from broker.app import create_app
 from broker.config import demo_config
 from broker.config import load_settings
-from broker.db import db
 from broker.db import sqlalchemy_url
 from broker.errors import ConfigError
 from broker.frontends.oidc import register_client
 from broker.state import SqlStateStore
 from broker.state import StateStore
 from broker.state_redis import RedisStateStore
+from broker.web.database import db
 from tests.fakes import Clock
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import SECRET

@@ -15,13 +15,13 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from broker.db import db
-from broker.db import utcnow
+from broker.clock import utcnow
+from broker.db import Base
 
 ADMIN_REALM = "admin"
 
 
-class AdminAccount(db.Model):  # type: ignore[name-defined,misc]
+class AdminAccount(Base):
     """An administrator of the broker: password plus a TOTP second factor."""
 
     __tablename__ = "admin_account"
@@ -39,7 +39,7 @@ class AdminAccount(db.Model):  # type: ignore[name-defined,misc]
                                                           default=utcnow)
 
 
-class BackupCode(db.Model):  # type: ignore[name-defined,misc]
+class BackupCode(Base):
     """One one-time backup code, stored as an HMAC (never the code itself)."""
 
     __tablename__ = "backup_code"

@@ -9,8 +9,8 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from broker.components import SamlServiceProvider
-from broker.db import db
 from broker.demo.seed import seed
+from broker.web.database import db
 from broker.web.runtime import Runtime
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from broker.accounts.models import AdminAccount
+from broker.clock import utcnow
 from broker.db import MockAccount
 from broker.db import ServiceRecord
-from broker.db import utcnow
 from broker.mock_idp.pseudonyms import employee_pseudonym
 from broker.register.models import ACTIVE
 from broker.register.models import MACHTIGINGENBEHEERDER

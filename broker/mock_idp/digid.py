@@ -23,7 +23,6 @@ from werkzeug.wrappers import Response
 from broker import loa
 from broker.context import BrokerContext
 from broker.db import MockAccount
-from broker.db import db
 from broker.errors import SAML_AUTHN_FAILED
 from broker.errors import SAML_NO_AUTHN_CONTEXT
 from broker.mock_idp import engine
@@ -32,6 +31,7 @@ from broker.mock_idp.engine import PendingRequest
 from broker.mock_idp.engine import ServiceProviders
 from broker.saml import messages
 from broker.saml import names
+from broker.web.database import db
 
 log = logging.getLogger(__name__)
 

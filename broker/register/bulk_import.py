@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session
 from broker import audit
 from broker import loa as levels
 from broker import locks
-from broker.db import utcnow
+from broker.clock import utcnow
 from broker.errors import InputError
 from broker.identifiers import is_branch_number
 from broker.identifiers import is_bsn

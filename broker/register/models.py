@@ -18,8 +18,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
-from broker.db import db
-from broker.db import utcnow
+from broker.clock import utcnow
+from broker.db import Base
 
 #: Mandate states. "expired" is reached by time; the others by a person's act.
 REQUESTED = "requested"  #: asked for by the representative, awaiting the represented party
@@ -34,7 +34,7 @@ KINDS = ("voluntary", "legal", "company", "chain")
 LEGAL_ROLES = ("bewind", "curatele", "mentorschap", "ouderlijk_gezag")
 
 
-class Person(db.Model):  # type: ignore[name-defined,misc]
+class Person(Base):
     """The mock population register (BRP): names and dates of birth by BSN."""
 
     __tablename__ = "brp_person"
@@ -43,7 +43,7 @@ class Person(db.Model):  # type: ignore[name-defined,misc]
     birth_date: Mapped[date] = mapped_column(Date)
 
 
-class Mandate(db.Model):  # type: ignore[name-defined,misc]
+class Mandate(Base):
     """Party A (represented) lets party B (representative) act for it.
 
     - voluntary / legal: bsn → bsn;
@@ -88,7 +88,7 @@ class Mandate(db.Model):  # type: ignore[name-defined,misc]
     __mapper_args__ = {"version_id_col": version}
 
 
-class MandateEvent(db.Model):  # type: ignore[name-defined,misc]
+class MandateEvent(Base):
     """One entry of a mandate's history; rows are only ever added."""
 
     __tablename__ = "mandate_event"
@@ -103,7 +103,7 @@ class MandateEvent(db.Model):  # type: ignore[name-defined,misc]
     mandate: Mapped[Mandate] = relationship(back_populates="events")
 
 
-class ActivationCode(db.Model):  # type: ignore[name-defined,misc]
+class ActivationCode(Base):
     """A one-time activation code, stored hashed; shown once (screen) or sent by letter."""
 
     __tablename__ = "activation_code"
@@ -117,7 +117,7 @@ class ActivationCode(db.Model):  # type: ignore[name-defined,misc]
     mandate: Mapped[Mandate] = relationship(back_populates="codes")
 
 
-class Letter(db.Model):  # type: ignore[name-defined,misc]
+class Letter(Base):
     """A letter "sent by post": the demo shows each person's letter box instead."""
 
     __tablename__ = "letter"
@@ -129,7 +129,7 @@ class Letter(db.Model):  # type: ignore[name-defined,misc]
     mandate_id: Mapped[str | None] = mapped_column(ForeignKey("mandate.id"), nullable=True)
 
 
-class Organisation(db.Model):  # type: ignore[name-defined,misc]
+class Organisation(Base):
     """The mock trade register (Handelsregister): companies and their main branch."""
 
     __tablename__ = "organisation"
@@ -145,7 +145,7 @@ TEKENBEVOEGDE = "tekenbevoegde"
 MACHTIGINGENBEHEERDER = "machtigingenbeheerder"
 
 
-class OrganisationRole(db.Model):  # type: ignore[name-defined,misc]
+class OrganisationRole(Base):
     """A person's administrative role for an organisation; ended, never deleted."""
 
     __tablename__ = "organisation_role"

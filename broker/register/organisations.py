@@ -29,8 +29,8 @@ from broker import audit
 from broker import identifiers
 from broker import loa as levels
 from broker import locks
-from broker.db import aware
-from broker.db import utcnow
+from broker.clock import aware
+from broker.clock import utcnow
 from broker.register.models import ACTIVE
 from broker.register.models import EXPIRED
 from broker.register.models import MACHTIGINGENBEHEERDER

@@ -41,9 +41,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from broker import audit
 from broker import locks
-from broker.db import aware
+from broker.clock import aware
+from broker.clock import utcnow
 from broker.db import commit
-from broker.db import utcnow
 from broker.errors import InputError
 from broker.errors import UnknownServiceError
 from broker.identifiers import require_bsn

@@ -48,7 +48,7 @@ def browser(live_app: Flask, base_url: str) -> Browser:
 @pytest.fixture
 def broker_db(live_app: Flask) -> Iterator[Any]:
     """A database session of the running broker, for setting up and checking state."""
-    from broker.db import db
+    from broker.web.database import db
 
     with live_app.app_context():
         yield db.session

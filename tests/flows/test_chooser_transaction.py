@@ -13,7 +13,7 @@ from flask import g
 from flask import request
 from sqlalchemy import event
 
-from broker.db import db
+from broker.web.database import db
 from tests.flows.browser import Browser
 from tests.flows.rp import INKOMSTEN
 from tests.flows.rp import OidcRelyingParty

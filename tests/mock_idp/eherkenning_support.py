@@ -17,7 +17,6 @@ from broker.app import csrf
 from broker.components import Components
 from broker.components import SamlServiceProvider
 from broker.config import load_settings
-from broker.db import db
 from broker.demo.seed import seed
 from broker.keys import KeyPair
 from broker.loa import ETOEGANG_URI
@@ -33,6 +32,7 @@ from broker.mock_idp.eherkenning import SERVICE_UUID
 from broker.mock_idp.eherkenning import create_mock_eherkenning
 from broker.mock_idp.pseudonyms import employee_pseudonym
 from broker.saml import messages
+from broker.web.database import db
 from tests.mock_idp.support import BASE
 from tests.mock_idp.support import BINDING
 from tests.mock_idp.support import RP_ACS

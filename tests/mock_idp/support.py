@@ -23,7 +23,6 @@ from broker.components import Components
 from broker.components import SamlServiceProvider
 from broker.config import load_settings
 from broker.context import Continuation
-from broker.db import db
 from broker.demo.seed import seed
 from broker.errors import BrokerError
 from broker.flow import Flow
@@ -37,6 +36,7 @@ from broker.saml import signing
 from broker.saml.xml import DS
 from broker.saml.xml import SAML
 from broker.saml.xml import parse
+from broker.web.database import db
 from broker.web.runtime import Runtime
 
 BASE = "http://localhost"

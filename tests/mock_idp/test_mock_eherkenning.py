@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from broker.db import db
 from broker.loa import ETOEGANG_URI
 from broker.mock_idp.eherkenning import ENTITY_ID
 from broker.register.models import REVOKED
@@ -19,6 +18,7 @@ from broker.register.models import Mandate
 from broker.saml import bindings
 from broker.saml import messages
 from broker.saml import metadata
+from broker.web.database import db
 from tests.mock_idp.eherkenning_support import ACS
 from tests.mock_idp.eherkenning_support import BAKERY
 from tests.mock_idp.eherkenning_support import BAKERY_KVK

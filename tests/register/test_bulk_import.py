@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
+from broker.clock import aware
 from broker.context import service_from_record
 from broker.db import ServiceRecord
-from broker.db import aware
 from broker.demo.seed import seed
 from broker.errors import InputError
 from broker.register import bulk_import

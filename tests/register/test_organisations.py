@@ -11,10 +11,9 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 
+from broker.clock import aware
 from broker.context import service_from_record
 from broker.db import ServiceRecord
-from broker.db import aware
-from broker.db import db
 from broker.demo.seed import seed
 from broker.mock_idp.pseudonyms import employee_pseudonym
 from broker.register.models import ACTIVE
@@ -30,6 +29,7 @@ from broker.register.organisations import Organisations
 from broker.register.service import Limits
 from broker.register.service import RegisterError
 from broker.services import ServiceCatalogue
+from broker.web.database import db
 from tests.fakes import Clock
 
 BAKERY, OFFICE, THIRD, FOURTH, BROKEN = "10000001", "20000002", "30000003", "40000004", "50000005"

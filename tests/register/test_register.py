@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from broker.context import service_from_record
 from broker.db import ServiceRecord
-from broker.db import db
 from broker.demo.seed import seed
 from broker.errors import InputError
 from broker.register.models import ACTIVE
@@ -30,6 +29,7 @@ from broker.register.service import Limits
 from broker.register.service import Register
 from broker.register.service import RegisterError
 from broker.services import ServiceCatalogue
+from broker.web.database import db
 from tests.fakes import Clock
 
 JAN, FATIMA, PIETER, HENK, NOOR = "999993653", "999990676", "999991772", "999992570", "999990019"

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from broker.app import create_app
 from broker.audit import AuditEntry
 from broker.config import Settings
-from broker.db import db
+from broker.web.database import db
 from tests import services
 from tests.conftest import release
 from tests.reliability.conftest import csrf_of

@@ -17,9 +17,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from broker.db import db
 from broker.mock_idp.views import login_guard
 from broker.register.models import Mandate
+from broker.web.database import db
 from tests.reliability.conftest import csrf_of
 
 UNREADABLE = "Dit verzoek bevat tekens of gegevens die wij niet kunnen lezen."

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from broker import housekeeping
 from broker import schema
+from broker.clock import aware
+from broker.clock import utcnow
 from broker.db import EphemeralState
 from broker.db import StateCounter
-from broker.db import aware
-from broker.db import db
-from broker.db import utcnow
+from broker.web.database import db
 from tests import services
 from tests.flows.browser import Browser
 from tests.reliability.forms import opened

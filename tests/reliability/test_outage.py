@@ -35,7 +35,6 @@ from broker.app import create_app
 from broker.audit import AuditEntry
 from broker.config import demo_config
 from broker.config import load_settings
-from broker.db import db
 from broker.frontends.oidc import tokens
 from broker.frontends.oidc.clients import register_client
 from broker.frontends.saml_idp.providers import register_service_provider
@@ -47,6 +46,7 @@ from broker.saml.messages import build_authn_request
 from broker.saml.metadata import sp_descriptor
 from broker.saml.xml import SAMLP
 from broker.saml.xml import parse
+from broker.web.database import db
 from tests import services
 from tests.conftest import release
 from tests.frontends.saml_idp.conftest import posted_form

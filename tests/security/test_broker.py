@@ -25,7 +25,6 @@ from lxml import etree
 from broker.app import create_app
 from broker.components import Components
 from broker.config import Settings
-from broker.db import db
 from broker.demo.seed import seed
 from broker.frontends.oidc import register_client
 from broker.frontends.saml_idp import SamlIdpFrontend
@@ -37,6 +36,7 @@ from broker.mock_idp.digid import ENTITY_ID as MOCK_DIGID
 from broker.saml import messages
 from broker.saml.metadata import sp_descriptor
 from broker.saml.xml import SAML
+from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.frontends.oidc.conftest import BSN_SECRET
 from tests.frontends.oidc.conftest import REDIRECT_URI

@@ -30,11 +30,11 @@ from sqlalchemy.orm import Session
 from broker.app import create_app
 from broker.components import Components
 from broker.config import Settings
-from broker.db import db
 from broker.demo.seed import seed
 from broker.errors import InputError
 from broker.frontends.oidc import register_client
 from broker.frontends.oidc import tokens
+from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.frontends.oidc.conftest import ACT_SECRET
 from tests.frontends.oidc.conftest import BSN_SECRET

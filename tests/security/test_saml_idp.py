@@ -32,7 +32,6 @@ from broker.components import Components
 from broker.config import Settings
 from broker.config import demo_config
 from broker.config import load_settings
-from broker.db import db
 from broker.demo.seed import seed
 from broker.frontends.saml_idp import SamlIdpFrontend
 from broker.frontends.saml_idp.providers import register_service_provider
@@ -49,6 +48,7 @@ from broker.saml.xml import SAML
 from broker.saml.xml import SAMLP
 from broker.saml.xml import parse
 from broker.saml.xml import tostring
+from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.frontends.saml_idp import conftest as saml_idp_fixtures
 from tests.frontends.saml_idp.conftest import INKOMSTEN

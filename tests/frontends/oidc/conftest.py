@@ -25,13 +25,13 @@ from flask import Flask
 from flask import redirect
 
 from broker.components import Components
-from broker.db import db
 from broker.demo.seed import seed
 from broker.flow import Flow
 from broker.frontends.oidc import register_client
 from broker.identity import Identity
 from broker.identity import Party
 from broker.web import flow_views
+from broker.web.database import db
 from broker.web.runtime import runtime
 
 SERVICE = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # Inkomstenbelasting, digid, substantial

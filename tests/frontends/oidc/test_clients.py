@@ -6,11 +6,11 @@ import pytest
 from flask import Flask
 
 from broker.db import OidcClient
-from broker.db import db
 from broker.errors import InputError
 from broker.frontends.oidc import register_client
 from broker.frontends.oidc.clients import find_client
 from broker.frontends.oidc.clients import hash_secret
+from broker.web.database import db
 
 GOOD_URI = "https://rp.example.nl/cb"
 

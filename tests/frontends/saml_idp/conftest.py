@@ -23,7 +23,6 @@ from saml2 import BINDING_HTTP_POST
 from saml2.client import Saml2Client
 
 from broker.components import Components
-from broker.db import db
 from broker.demo.seed import seed
 from broker.flow import Flow
 from broker.frontends.saml_idp import SamlIdpFrontend
@@ -35,6 +34,7 @@ from broker.saml import bindings
 from broker.saml.metadata import sp_descriptor
 from broker.saml.pysaml2_backend import make_saml2_client
 from broker.web import flow_views
+from broker.web.database import db
 from broker.web.runtime import runtime
 
 INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # digid, substantial

@@ -9,12 +9,12 @@ import pytest
 from flask import Flask
 
 from broker.app import csrf
-from broker.db import db
 from broker.demo import saml_sp
 from broker.demo import views
 from broker.frontends.saml_idp import providers
 from broker.saml import bindings
 from broker.saml import metadata
+from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.frontends.saml_idp.conftest import INKOMSTEN
 from tests.frontends.saml_idp.conftest import JAN

@@ -12,7 +12,6 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from broker.db import ServiceProvider
-from broker.db import db
 from broker.errors import InputError
 from broker.frontends.saml_idp import providers
 from broker.keys import KeyPair
@@ -21,6 +20,7 @@ from broker.saml.metadata import sp_descriptor
 from broker.saml.xml import MD
 from broker.saml.xml import parse
 from broker.services import ServiceCatalogue
+from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.frontends.saml_idp.conftest import INKOMSTEN
 from tests.frontends.saml_idp.conftest import OMZETBELASTING

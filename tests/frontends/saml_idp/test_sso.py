@@ -10,7 +10,6 @@ from lxml import etree
 from saml2.client import Saml2Client
 
 from broker import keys
-from broker.db import db
 from broker.frontends.saml_idp import SamlIdpFrontend
 from broker.frontends.saml_idp.providers import register_service_provider
 from broker.keys import KeyPair
@@ -21,6 +20,7 @@ from broker.saml.xml import NS
 from broker.saml.xml import SAMLP
 from broker.saml.xml import parse
 from broker.saml.xml import tostring
+from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.frontends.saml_idp.conftest import INKOMSTEN
 from tests.frontends.saml_idp.conftest import SP_ACS
