@@ -480,7 +480,7 @@ def summarise_stacks(collapsed: str, rate: int, logins: int, top: int) -> str:
 
     project = [(name, n) for name, n in total.most_common()
                if name.startswith(("broker/", "plugins/")) and not name.startswith(
-                   ("broker/cli.py", "broker/serve.py"))]
+                   ("broker/cli/", "broker/serve.py"))]
     return "\n".join([
         f"{samples} samples (--gil) at {rate} Hz = {ms(samples).strip()} ms per login in the workers",
         "", "      ms/login  view (Flask's dispatch target) or layer",
