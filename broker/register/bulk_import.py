@@ -65,6 +65,9 @@ from broker.identifiers import is_rsin
 from broker.register.models import ACTIVE
 from broker.register.models import Mandate
 from broker.register.models import MandateEvent
+from broker.register.organisations import AlreadyRepresented
+from broker.register.organisations import Loop
+from broker.register.organisations import TooLong
 from broker.register.organisations import chain_lock
 from broker.register.organisations import chain_violation
 from broker.register.service import in_period
@@ -347,17 +350,17 @@ class _ChainGuard:
         represents the client already: refused unless the row was imported before."""
         edge = (row.represented[1], row.representative[1], row.services)
         for service in row.services:
-            problem = chain_violation(graph.edges.get(service, {}), edge[0], edge[1],
-                                      self._depth, graph.reverse.get(service, {}))
-            if problem == "already":
-                return True
-            if problem == "loop":
-                raise RowError("deze ketenmachtiging maakt een kring",
-                               "this chain mandate would make a loop")
-            if problem:
-                raise RowError(f"keten te lang ({problem[6:]} intermediairs, hoogstens "
-                               f"{self._depth})", f"chain too long ({problem[6:]} "
-                               f"intermediaries, at most {self._depth})")
+            match chain_violation(graph.edges.get(service, {}), edge[0], edge[1], self._depth,
+                                  graph.reverse.get(service, {})):
+                case AlreadyRepresented():
+                    return True
+                case Loop():
+                    raise RowError("deze ketenmachtiging maakt een kring",
+                                   "this chain mandate would make a loop")
+                case TooLong(length):
+                    raise RowError(f"keten te lang ({length} intermediairs, hoogstens "
+                                   f"{self._depth})", f"chain too long ({length} "
+                                   f"intermediaries, at most {self._depth})")
         graph.add(edge)
         self._held.add(key, edge)
         return False

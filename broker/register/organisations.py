@@ -18,7 +18,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 from sqlalchemy import and_
 from sqlalchemy import or_
@@ -286,24 +288,24 @@ class Organisations:
         An edge X → Y is an active chain mandate of X (client) to Y (intermediary). A path of
         n edges puts n intermediaries between the last intermediary's employee and the client.
         """
-        problem = chain_violation(chain_edges(self._session, service, self._clock()),
-                                  client.kvk, intermediary.kvk, self._limits.chain_depth)
-        if problem == "loop":
-            raise RegisterError(
-                f"{client.name} vertegenwoordigt {intermediary.name} al (via een keten); deze "
-                "ketenmachtiging zou een kring maken.", f"{client.name} already represents "
-                f"{intermediary.name} (through a chain); this chain mandate would make a loop.")
-        if problem == "already":
-            raise RegisterError(
-                f"{intermediary.name} vertegenwoordigt {client.name} al voor deze dienst.",
-                f"{intermediary.name} already represents {client.name} for this service.")
-        if problem and problem.startswith("depth:"):
-            length = int(problem.removeprefix("depth:"))
-            raise RegisterError(
-                f"Deze ketenmachtiging maakt een keten met {length} intermediairs; hier zijn er "
-                f"hoogstens {self._limits.chain_depth} toegestaan.", "This chain mandate makes a "
-                f"chain with {length} intermediaries; at most {self._limits.chain_depth} are "
-                "allowed here.")
+        match chain_violation(chain_edges(self._session, service, self._clock()),
+                              client.kvk, intermediary.kvk, self._limits.chain_depth):
+            case Loop():
+                raise RegisterError(
+                    f"{client.name} vertegenwoordigt {intermediary.name} al (via een keten); "
+                    "deze ketenmachtiging zou een kring maken.", f"{client.name} already "
+                    f"represents {intermediary.name} (through a chain); this chain mandate would "
+                    "make a loop.")
+            case AlreadyRepresented():
+                raise RegisterError(
+                    f"{intermediary.name} vertegenwoordigt {client.name} al voor deze dienst.",
+                    f"{intermediary.name} already represents {client.name} for this service.")
+            case TooLong(length):
+                raise RegisterError(
+                    f"Deze ketenmachtiging maakt een keten met {length} intermediairs; hier zijn "
+                    f"er hoogstens {self._limits.chain_depth} toegestaan.", "This chain mandate "
+                    f"makes a chain with {length} intermediaries; at most "
+                    f"{self._limits.chain_depth} are allowed here.")
 
     def _new(self, kind: str, represented: tuple[str, str], representative: tuple[str, str],
              services: Sequence[str], *, loa: str | None, valid_until: datetime | None,
@@ -396,18 +398,38 @@ def chain_edges(session: Session, service: str, now: datetime) -> dict[str, set[
     return edges
 
 
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """The new chain mandate would close a loop (or a party would mandate itself)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyRepresented:
+    """The intermediary represents the client already, directly or through a chain."""
+
+
+@dataclass(frozen=True, slots=True)
+class TooLong:
+    """The chain would put more intermediaries than allowed between employee and client."""
+
+    intermediaries: int
+
+
+ChainViolation: TypeAlias = Loop | AlreadyRepresented | TooLong
+
+
 def chain_violation(edges: dict[str, set[str]], client: str, intermediary: str, depth: int,
-                    reverse: dict[str, set[str]] | None = None) -> str | None:
-    """What adding client → intermediary to ``edges`` would break: "loop", "already" (the
-    intermediary represents the client already), "depth:<n>" (n intermediaries > depth).
-    ``reverse`` (intermediary -> clients) may be passed by a caller that keeps it up to date."""
+                    reverse: dict[str, set[str]] | None = None) -> ChainViolation | None:
+    """What adding client → intermediary to ``edges`` would break (None: nothing), a chain
+    being too long with more than ``depth`` intermediaries. ``reverse`` (intermediary ->
+    clients) may be passed by a caller that keeps it up to date."""
     if client == intermediary or client in _reachable(edges, intermediary):
-        return "loop"
+        return Loop()
     if intermediary in _reachable(edges, client):
-        return "already"
+        return AlreadyRepresented()
     reverse = reverse if reverse is not None else reversed_edges(edges)
     length = _longest(reverse, client) + 1 + _longest(edges, intermediary)
-    return f"depth:{length}" if length > depth else None
+    return TooLong(length) if length > depth else None
 
 
 def reversed_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]:
