@@ -46,8 +46,9 @@ class InputError(ValueError):
     """An administrator's or person's input is refused; the message says why, for them to read.
 
     Not part of the protocol tree: raised by registrations, imports and forms, before anything
-    is changed. Made from the two halves (``InputError(nl, en)``) or from a :class:`Bilingual`;
-    :attr:`nl` and :attr:`en` give each half, ``str()`` both as "Dutch / English".
+    is changed. Made from the two halves (``InputError(nl, en)``) or from a :class:`Bilingual`
+    (kept as :attr:`text`); :attr:`nl` and :attr:`en` give each half, ``str()`` both as
+    "Dutch / English" (what the log and the command line show).
     """
 
     @overload
