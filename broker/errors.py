@@ -25,6 +25,10 @@ help. Nothing in this module imports Flask.
 
 from __future__ import annotations
 
+from typing import overload
+
+from broker.text import Bilingual
+
 SAML_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 SAML_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 SAML_AUTHN_FAILED = "urn:oasis:names:tc:SAML:2.0:status:AuthnFailed"
@@ -42,17 +46,36 @@ class InputError(ValueError):
     """An administrator's or person's input is refused; the message says why, for them to read.
 
     Not part of the protocol tree: raised by registrations, imports and forms, before anything
-    is changed. The message is "Dutch / English"; :attr:`nl` and :attr:`en` give each half.
+    is changed. Made from the two halves (``InputError(nl, en)``) or from a :class:`Bilingual`
+    (kept as :attr:`text`); :attr:`nl` and :attr:`en` give each half, ``str()`` both as
+    "Dutch / English" (what the log and the command line show).
     """
+
+    @overload
+    def __init__(self, nl: Bilingual, /) -> None: ...
+
+    @overload
+    def __init__(self, nl: str, en: str, /) -> None: ...
+
+    def __init__(self, nl: Bilingual | str, en: str | None = None, /) -> None:
+        if isinstance(nl, Bilingual):
+            self.text = nl
+        elif en is None:
+            raise TypeError("InputError needs both the Dutch and the English text")
+        else:
+            self.text = Bilingual(nl, en)
+        super().__init__(str(self.text))
+
+    def __reduce__(self) -> tuple[type[InputError], tuple[Bilingual]]:
+        return self.__class__, (self.text,)
 
     @property
     def nl(self) -> str:
-        return str(self).partition(" / ")[0]
+        return self.text.nl
 
     @property
     def en(self) -> str:
-        nl, _, en = str(self).partition(" / ")
-        return en or nl
+        return self.text.en
 
 
 class BrokerError(Exception):

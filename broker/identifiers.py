@@ -47,6 +47,6 @@ def require_bsn(value: str) -> str:
     cleaned = clean(value)
     if not is_bsn(cleaned):
         raise InputError("Dit is geen geldig burgerservicenummer (BSN): het moet 9 cijfers "
-                         "hebben en de elfproef doorstaan. / This is not a valid citizen service "
+                         "hebben en de elfproef doorstaan.", "This is not a valid citizen service "
                          "number (BSN): it needs 9 digits and must pass the 11-test.")
     return cleaned

@@ -62,10 +62,10 @@ class Accounts:
         username, email = username.strip().lower(), email.strip()
         if not _USERNAME.match(username):
             raise InputError("Een gebruikersnaam heeft 2 tot 64 tekens: kleine letters, cijfers "
-                             "en . _ - / A username has 2 to 64 characters: lower-case letters, "
+                             "en . _ -", "A username has 2 to 64 characters: lower-case letters, "
                              "digits and . _ -")
         if self.get(username) is not None:
-            raise InputError(f"De gebruikersnaam {username} bestaat al. / The username "
+            raise InputError(f"De gebruikersnaam {username} bestaat al.", "The username "
                              f"{username} exists already.")
         self._check_email(email)
         self._check_new_password(password, password, username)
@@ -99,7 +99,7 @@ class Accounts:
         account = self.get(username)
         if account is None or account.totp_secret is None or account.totp_confirmed_at is None:
             self.guard.passed(attempt)
-            raise InputError("Er is geen tweede stap ingesteld. / No second factor is set up.")
+            raise InputError("Er is geen tweede stap ingesteld.", "No second factor is set up.")
         step = second_factor.accepted_step(account.totp_secret, code, self._clock(),
                                            account.totp_last_step)
         session = self._session()
@@ -127,7 +127,7 @@ class Accounts:
         """A new, unconfirmed TOTP secret for ``username`` (replacing an unconfirmed one)."""
         account = self._existing(username)
         if account.totp_confirmed_at is not None:
-            raise InputError("De tweede stap is al ingesteld. / The second factor is set up "
+            raise InputError("De tweede stap is al ingesteld.", "The second factor is set up "
                              "already.")
         if account.totp_secret is None:
             account.totp_secret = second_factor.new_totp_secret()
@@ -140,7 +140,7 @@ class Accounts:
         account = self.get(username)
         if account is None or account.totp_secret is None or account.totp_confirmed_at is not None:
             self.guard.passed(attempt)
-            raise InputError("Begin opnieuw met het instellen. / Start the set-up again.")
+            raise InputError("Begin opnieuw met het instellen.", "Start the set-up again.")
         step = second_factor.accepted_step(account.totp_secret, code, self._clock(), 0)
         if step is None:
             self._refuse(attempt, "Deze code klopt niet. Kijk of de tijd op uw telefoon "
@@ -153,7 +153,7 @@ class Accounts:
         if confirmed.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()  # another request confirmed it at this moment
             self.guard.passed(attempt)
-            raise InputError("De tweede stap is al ingesteld. / The second factor is set up "
+            raise InputError("De tweede stap is al ingesteld.", "The second factor is set up "
                              "already.")
         codes = self.backup_codes.replace(username)
         audit.record(session, actor=f"admin:{username}", action="admin.totp_set_up",
@@ -183,7 +183,7 @@ class Accounts:
         self.guard.passed(attempt)
         self._check_new_password(new, repeated, username)
         if _password_matches(account.password_hash, new):
-            raise InputError("Kies een ander wachtwoord dan het huidige. / Choose a password "
+            raise InputError("Kies een ander wachtwoord dan het huidige.", "Choose a password "
                              "other than the current one.")
         account.password_hash, account.password_changed_at = _hasher.hash(new), self._clock()
         audit.record(self._session(), actor=f"admin:{username}",
@@ -228,17 +228,17 @@ class Accounts:
     def _existing(self, username: str) -> AdminAccount:
         account = self.get(username)
         if account is None:
-            raise InputError(f"Onbekend account: {username[:64]}. / Unknown account: "
+            raise InputError(f"Onbekend account: {username[:64]}.", "Unknown account: "
                              f"{username[:64]}.")
         return account
 
     def _refuse(self, attempt: Attempt, nl: str, en: str) -> NoReturn:
         failure = self.guard.failed(attempt)
         if failure.left == 0:
-            raise InputError(f"{nl} Het account is nu geblokkeerd. / {en} The account is now "
+            raise InputError(f"{nl} Het account is nu geblokkeerd.", f"{en} The account is now "
                              "locked.")
-        raise InputError(f"{nl} Nog {failure.left} poging(en). / {en} {failure.left} "
-                         f"attempt(s) left.")
+        raise InputError(f"{nl} Nog {failure.left} poging(en).", f"{en} {failure.left} "
+                         "attempt(s) left.")
 
     def _advance_step(self, username: str, step: int) -> bool:
         """Remember ``step`` as used: one UPDATE, so of two requests with the same code only
@@ -253,19 +253,19 @@ class Accounts:
 
     def _check_new_password(self, password: str, repeated: str, username: str) -> None:
         if password != repeated:
-            raise InputError("De wachtwoorden zijn niet gelijk. / The passwords do not match.")
+            raise InputError("De wachtwoorden zijn niet gelijk.", "The passwords do not match.")
         if len(password) < self._policy.min_password_length or len(password) > 200:
             raise InputError(f"Een wachtwoord heeft ten minste {self._policy.min_password_length}"
-                             f" tekens. / A password has at least "
+                             " tekens.", "A password has at least "
                              f"{self._policy.min_password_length} characters.")
         if username in password.lower():
-            raise InputError("Het wachtwoord mag de gebruikersnaam niet bevatten. / The password "
+            raise InputError("Het wachtwoord mag de gebruikersnaam niet bevatten.", "The password "
                              "must not contain the username.")
 
     @staticmethod
     def _check_email(email: str) -> None:
         if not _EMAIL.match(email) or len(email) > 254:
-            raise InputError("Vul een geldig e-mailadres in. / Enter a valid e-mail address.")
+            raise InputError("Vul een geldig e-mailadres in.", "Enter a valid e-mail address.")
 
 
 def _password_matches(password_hash: str, password: str) -> bool:

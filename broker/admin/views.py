@@ -210,7 +210,7 @@ def unlock(me: str, realm: str, username: str) -> Any:
     else:
         if context.session().get(MockAccount, (realm, username)) is None:
             return _home(me, status=404, error=InputError(
-                "Onbekend account. / Unknown account."))
+                "Onbekend account.", "Unknown account."))
         _guard(realm).unlock(username)
         audit.record(context.session(), actor=f"admin:{me}", action="admin.account_unlocked",
                      subject=f"{realm}:{username}")
@@ -225,7 +225,7 @@ def mock_backup_codes(me: str, realm: str, username: str) -> Any:
     administrator to hand to its holder (as a helpdesk would); the old ones stop working."""
     context = _context()
     if realm == ADMIN_REALM or context.session().get(MockAccount, (realm, username)) is None:
-        return _home(me, status=404, error=InputError("Onbekend account. / Unknown account."))
+        return _home(me, status=404, error=InputError("Onbekend account.", "Unknown account."))
     codes = mock_views.backup_codes(context, realm).replace(username)
     audit.record(context.session(), actor=f"admin:{me}", action="admin.backup_codes_issued",
                  subject=f"{realm}:{username}")
@@ -239,7 +239,7 @@ def mock_backup_codes(me: str, realm: str, username: str) -> Any:
 def reset_second_factor(me: str, username: str) -> Any:
     if username == me:
         return _home(me, status=400, error=InputError(
-            "Herstel uw eigen tweede stap via een andere beheerder. / Ask another "
+            "Herstel uw eigen tweede stap via een andere beheerder.", "Ask another "
             "administrator to reset your own second factor."))
     try:
         _accounts().reset_second_factor(username, by=f"admin:{me}")
@@ -270,7 +270,7 @@ def my_account(me: str) -> Any:
             return render_template("admin/backup_codes.html",
                                    codes=accounts.new_backup_codes(me), first=False)
         else:
-            raise InputError("Onbekende actie. / Unknown action.")
+            raise InputError("Onbekende actie.", "Unknown action.")
     except (AccountLocked, TooManyAttempts) as held:
         response = logout()
         if isinstance(held, AccountLocked):

@@ -80,7 +80,7 @@ def legal_import(file: Any, dry_run: bool, instance: Path, config: Path | None) 
         click.echo(f"{verb} {report.recorded}, already present {report.skipped}, "
                    f"refused {len(report.refused)}")
         for line, reason in report.refused:
-            click.echo(f"  line {line}: {reason}")
+            click.echo(f"  line {line}: {reason.en}")
         if report.refused:
             sys.exit(1)
 

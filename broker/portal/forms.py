@@ -16,10 +16,10 @@ def birth_date(form: Mapping[str, str], field: str = "birth_date") -> date:
     try:
         value = date.fromisoformat(form.get(field, "").strip())
     except ValueError:
-        raise InputError("Vul een geldige geboortedatum in (dag, maand, jaar). / Enter a valid "
+        raise InputError("Vul een geldige geboortedatum in (dag, maand, jaar).", "Enter a valid "
                          "date of birth (day, month, year).") from None
     if value > date.today() or value.year < 1900:
-        raise InputError("Deze geboortedatum kan niet kloppen. / This date of birth cannot be "
+        raise InputError("Deze geboortedatum kan niet kloppen.", "This date of birth cannot be "
                          "right.")
     return value
 
@@ -29,10 +29,10 @@ def period_days(form: Mapping[str, str], today: date) -> int:
     try:
         until = date.fromisoformat(form.get("valid_until", "").strip())
     except ValueError:
-        raise InputError("Vul een geldige einddatum in. / Enter a valid end date.") from None
+        raise InputError("Vul een geldige einddatum in.", "Enter a valid end date.") from None
     days = (until - today).days
     if not MIN_DAYS <= days <= MAX_DAYS:
-        raise InputError("Kies een einddatum tussen morgen en over 5 jaar. / Choose an end date "
+        raise InputError("Kies een einddatum tussen morgen en over 5 jaar.", "Choose an end date "
                          "between tomorrow and 5 years from now.")
     return days
 
@@ -40,5 +40,5 @@ def period_days(form: Mapping[str, str], today: date) -> int:
 def services(form: MultiDict[str, str]) -> list[str]:
     chosen = form.getlist("service")
     if not chosen:
-        raise InputError("Kies ten minste één dienst. / Choose at least one service.")
+        raise InputError("Kies ten minste één dienst.", "Choose at least one service.")
     return chosen

@@ -279,7 +279,7 @@ def bulk_import(user: OrgUser) -> Any:
 
 def _import_upload(user: OrgUser, upload: Any, *, dry_run: bool) -> ImportReport:
     if upload is None or not upload.filename:
-        raise InputError("Kies een bestand. / Choose a file.")
+        raise InputError("Kies een bestand.", "Choose a file.")
     rows = _rows_of(upload.stream.read(), format_for(Path(upload.filename)))
     organisation = _organisations().organisation(user.kvk)
     context = _context()
@@ -296,7 +296,7 @@ def _rows_of(content: bytes, kind: str) -> list[Parsed]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError("Het bestand is geen UTF-8-tekst; sla het op als UTF-8. / The file is "
+        raise InputError("Het bestand is geen UTF-8-tekst; sla het op als UTF-8.", "The file is "
                          "not UTF-8 text; save it as UTF-8.") from None
     handle = io.StringIO(text, newline="")
     return list(read_csv(handle) if kind == "csv" else read_jsonl(handle))
@@ -330,7 +330,7 @@ def _page(template: str, user: OrgUser, *, status: int = 200, **values: Any) -> 
 def _employee(user: OrgUser, pseudonym: str) -> str:
     """The chosen employee, who must work for the logged-in organisation."""
     if pseudonym not in _employee_names(user.kvk):
-        raise InputError("Kies een medewerker van uw organisatie. / Choose an employee of your "
+        raise InputError("Kies een medewerker van uw organisatie.", "Choose an employee of your "
                          "organisation.")
     return pseudonym
 

@@ -65,10 +65,14 @@ from broker.identifiers import is_rsin
 from broker.register.models import ACTIVE
 from broker.register.models import Mandate
 from broker.register.models import MandateEvent
+from broker.register.organisations import AlreadyRepresented
+from broker.register.organisations import Loop
+from broker.register.organisations import TooLong
 from broker.register.organisations import chain_lock
 from broker.register.organisations import chain_violation
 from broker.register.service import in_period
 from broker.services import ServiceCatalogue
+from broker.text import Bilingual
 
 FIELDS = ("kind", "represented_type", "represented", "representative_type", "representative",
           "services", "loa", "branch", "valid_from", "valid_until")
@@ -93,15 +97,23 @@ _PSEUDONYM = re.compile(r"^[0-9A-Za-z][0-9A-Za-z@._:-]{0,199}\Z", re.ASCII)
 _CHECKS: dict[str, Callable[[str], bool]] = {
     "kvk": is_kvk, "rsin": is_rsin, "bsn": is_bsn, "pseudonym": lambda v: bool(_PSEUDONYM.match(v)),
 }
-_NAMES = {"kvk": "KvK-nummer / KvK number", "rsin": "RSIN / RSIN", "bsn": "BSN / BSN",
-          "pseudonym": "pseudoniem / pseudonym"}
+_NAMES = {"kvk": Bilingual("KvK-nummer", "KvK number"), "rsin": Bilingual("RSIN", "RSIN"),
+          "bsn": Bilingual("BSN", "BSN"), "pseudonym": Bilingual("pseudoniem", "pseudonym")}
 
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
     line: int
-    reason: str  #: English
-    reason_nl: str
+    why: Bilingual
+
+    @property
+    def reason(self) -> str:
+        """English."""
+        return self.why.en
+
+    @property
+    def reason_nl(self) -> str:
+        return self.why.nl
 
 
 @dataclass
@@ -116,12 +128,8 @@ class ImportReport:
         return self.accepted + self.skipped + len(self.rejected)
 
 
-class RowError(Exception):
-    """One row is refused; ``nl`` and ``en`` say why."""
-
-    def __init__(self, nl: str, en: str) -> None:
-        super().__init__(f"{nl} / {en}")
-        self.nl, self.en = nl, en
+class RowError(InputError):
+    """One row is refused, the others not; ``nl`` and ``en`` say why."""
 
 
 class _Row(NamedTuple):
@@ -155,14 +163,14 @@ def format_for(path: Path, given: str | None = None) -> str:
     """The format named, or the one the extension implies (.csv, .jsonl / .ndjson)."""
     if given:
         if given not in FORMATS:
-            raise InputError(f"Onbekend formaat: {given}. / Unknown format: {given}.")
+            raise InputError(f"Onbekend formaat: {given}.", f"Unknown format: {given}.")
         return given
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
-    raise InputError(f"Formaat onbekend voor {path.name}; gebruik --format csv of jsonl. / "
+    raise InputError(f"Formaat onbekend voor {path.name}; gebruik --format csv of jsonl.",
                      f"Cannot tell the format of {path.name}; use --format csv or jsonl.")
 
 
@@ -197,7 +205,7 @@ def read_csv(handle: TextIO) -> Iterator[Parsed]:
             yield reader.line_num, dict(zip(header, values, strict=True))
     except csv.Error as exc:  # e.g. a field beyond the csv module's limit: the rest is unreadable
         raise InputError(f"Regel {reader.line_num} is geen geldige CSV ({exc}); de rest van het "
-                         f"bestand is niet gelezen. / Line {reader.line_num} is not valid CSV "
+                         "bestand is niet gelezen.", f"Line {reader.line_num} is not valid CSV "
                          f"({exc}); the rest of the file was not read.") from None
 
 
@@ -342,17 +350,17 @@ class _ChainGuard:
         represents the client already: refused unless the row was imported before."""
         edge = (row.represented[1], row.representative[1], row.services)
         for service in row.services:
-            problem = chain_violation(graph.edges.get(service, {}), edge[0], edge[1],
-                                      self._depth, graph.reverse.get(service, {}))
-            if problem == "already":
-                return True
-            if problem == "loop":
-                raise RowError("deze ketenmachtiging maakt een kring",
-                               "this chain mandate would make a loop")
-            if problem:
-                raise RowError(f"keten te lang ({problem[6:]} intermediairs, hoogstens "
-                               f"{self._depth})", f"chain too long ({problem[6:]} "
-                               f"intermediaries, at most {self._depth})")
+            match chain_violation(graph.edges.get(service, {}), edge[0], edge[1], self._depth,
+                                  graph.reverse.get(service, {})):
+                case AlreadyRepresented():
+                    return True
+                case Loop():
+                    raise RowError("deze ketenmachtiging maakt een kring",
+                                   "this chain mandate would make a loop")
+                case TooLong(length):
+                    raise RowError(f"keten te lang ({length} intermediairs, hoogstens "
+                                   f"{self._depth})", f"chain too long ({length} "
+                                   f"intermediaries, at most {self._depth})")
         graph.add(edge)
         self._held.add(key, edge)
         return False
@@ -452,7 +460,7 @@ def _run(session: Session, validator: _Validator, rows: Iterable[Parsed], report
         for line, outcome in _chain_checked(chains, outcomes):
             consumed += 1
             if isinstance(outcome, RowError):
-                report.rejected.append(Rejection(line, outcome.en, outcome.nl))
+                report.rejected.append(Rejection(line, outcome.text))
             else:
                 batch.append(outcome)
             if len(batch) >= batch_size:
@@ -514,8 +522,8 @@ def _check_header(header: list[str]) -> None:
     if missing or unknown or len(set(header)) != len(header):
         problems = ", ".join([*(f"missing {n}" for n in missing),
                               *(f"unknown {n}" for n in unknown)]) or "a column twice"
-        raise InputError(f"De kopregel klopt niet ({problems}); verwacht: {', '.join(FIELDS)}. "
-                         f"/ The header row is wrong ({problems}); expected: {', '.join(FIELDS)}.")
+        raise InputError(f"De kopregel klopt niet ({problems}); verwacht: {', '.join(FIELDS)}.",
+                         f"The header row is wrong ({problems}); expected: {', '.join(FIELDS)}.")
 
 
 class _Validator:
@@ -676,7 +684,7 @@ def _party(get: Callable[[str], Any], names: tuple[str, str], allowed: tuple[str
                        f"{', '.join(allowed)})", f"{side}_type '{party_type}' does not fit "
                        f"{kind} (allowed: {', '.join(allowed)})")
     if not _CHECKS[party_type](value):
-        nl, en = _NAMES[party_type].split(" / ")
+        nl, en = _NAMES[party_type].nl, _NAMES[party_type].en
         rule_nl, rule_en = {"kvk": ("8 cijfers", "8 digits"),
                             "pseudonym": ("letters, cijfers en @._:-", "letters, digits "
                                           "and @._:-")}.get(

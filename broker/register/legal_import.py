@@ -23,6 +23,7 @@ from broker.errors import InputError
 from broker.register.models import ACTIVE
 from broker.register.models import Mandate
 from broker.register.service import Register
+from broker.text import Bilingual
 
 COLUMNS = ("represented_bsn", "representative_bsn", "role", "services", "court_reference",
            "valid_until")
@@ -32,7 +33,7 @@ COLUMNS = ("represented_bsn", "representative_bsn", "role", "services", "court_r
 class ImportReport:
     recorded: int = 0
     skipped: int = 0  #: already in the register
-    refused: list[tuple[int, str]] = field(default_factory=list)  #: (line, reason)
+    refused: list[tuple[int, Bilingual]] = field(default_factory=list)  #: (line, reason)
 
 
 def import_legal(register: Register, handle: TextIO, *, actor: str,
@@ -40,7 +41,7 @@ def import_legal(register: Register, handle: TextIO, *, actor: str,
     reader = csv.DictReader(handle)
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise InputError(f"Kolommen ontbreken: {', '.join(missing)}. / Missing columns: "
+        raise InputError(f"Kolommen ontbreken: {', '.join(missing)}.", "Missing columns: "
                          f"{', '.join(missing)}.")
     report = ImportReport()
     for line, row in _numbered(reader):
@@ -48,7 +49,7 @@ def import_legal(register: Register, handle: TextIO, *, actor: str,
             _record(register, row, actor=actor, dry_run=dry_run, report=report)
         except InputError as error:
             register.rollback()
-            report.refused.append((line, error.en))
+            report.refused.append((line, error.text))
     return report
 
 
@@ -88,6 +89,6 @@ def _date(value: str) -> datetime | None:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise InputError(f"Geen geldige datum: {value}. / Not a valid date: {value} "
+        raise InputError(f"Geen geldige datum: {value}.", f"Not a valid date: {value} "
                          "(use YYYY-MM-DD).") from None
     return datetime(day.year, day.month, day.day)

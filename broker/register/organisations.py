@@ -18,7 +18,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeAlias
 
 from sqlalchemy import and_
 from sqlalchemy import or_
@@ -50,10 +52,11 @@ from broker.register.service import in_period
 from broker.register.service import overlapping
 from broker.register.service import party_lock
 from broker.services import ServiceCatalogue
+from broker.text import Bilingual
 
 #: Levels an eHerkenning authorisation can be registered at (EH2, EH3, EH4).
 COMPANY_LEVELS = tuple(levels.ETOEGANG_URI)
-NO_SUCH_MANDATE = "Deze machtiging bestaat niet. / This mandate does not exist."
+NO_SUCH_MANDATE = Bilingual("Deze machtiging bestaat niet.", "This mandate does not exist.")
 
 
 class Organisations:
@@ -72,14 +75,14 @@ class Organisations:
         """The organisation with KvK number ``kvk`` as typed (spaces and dots allowed)."""
         cleaned = identifiers.clean(kvk)
         if not identifiers.is_kvk(cleaned):
-            raise RegisterError("Een KvK-nummer heeft precies 8 cijfers. / A KvK number has "
+            raise RegisterError("Een KvK-nummer heeft precies 8 cijfers.", "A KvK number has "
                                 "exactly 8 digits.")
         found = self._session.get(Organisation, cleaned)
         if found is None:
-            raise RegisterError(f"KvK-nummer {cleaned} staat niet in het Handelsregister. / KvK "
+            raise RegisterError(f"KvK-nummer {cleaned} staat niet in het Handelsregister.", "KvK "
                                 f"number {cleaned} is not in the trade register.")
         if not identifiers.is_rsin(found.rsin):
-            raise RegisterError(f"Het RSIN van KvK-nummer {cleaned} is ongeldig. / The RSIN of "
+            raise RegisterError(f"Het RSIN van KvK-nummer {cleaned} is ongeldig.", "The RSIN of "
                                 f"KvK number {cleaned} is not valid.")
         return found
 
@@ -98,12 +101,12 @@ class Organisations:
         organisation = self._administered(kvk, actor)
         pseudonym = pseudonym.strip()
         if not pseudonym or len(pseudonym) > 120:
-            raise RegisterError("Kies een medewerker. / Choose an employee.")
+            raise RegisterError("Kies een medewerker.", "Choose an employee.")
         if pseudonym == actor:
-            raise RegisterError("U kunt uzelf niet aanwijzen. / You cannot appoint yourself.")
+            raise RegisterError("U kunt uzelf niet aanwijzen.", "You cannot appoint yourself.")
         locks.hold(self._session, party_lock("kvk", organisation.kvk))
         if self.is_administrator(organisation.kvk, pseudonym):
-            raise RegisterError("Deze medewerker is al beheerder. / This employee already is an "
+            raise RegisterError("Deze medewerker is al beheerder.", "This employee already is an "
                                 "administrator.")
         role = OrganisationRole(kvk=organisation.kvk, pseudonym=pseudonym,
                                 role=MACHTIGINGENBEHEERDER, appointed_by=actor,
@@ -120,11 +123,11 @@ class Organisations:
         organisation = self._administered(kvk, actor)
         role = self._session.get(OrganisationRole, role_id)
         if role is None or role.kvk != organisation.kvk or role.ended_at is not None:
-            raise RegisterError("Deze beheerder bestaat niet (meer). / This administrator does "
+            raise RegisterError("Deze beheerder bestaat niet (meer).", "This administrator does "
                                 "not exist (any more).")
         if role.role != MACHTIGINGENBEHEERDER:
             raise RegisterError("Een tekenbevoegde staat in het Handelsregister en wordt daar "
-                                "gewijzigd. / An authorised signatory is recorded in the trade "
+                                "gewijzigd.", "An authorised signatory is recorded in the trade "
                                 "register and changed there.")
         role.ended_at = self._clock()
         self._audit_role(role, "ended", actor)
@@ -144,12 +147,12 @@ class Organisations:
         organisation = self._administered(kvk, actor)
         employee = employee.strip()
         if not employee or len(employee) > 64 + 1 + 55:
-            raise RegisterError("Kies een medewerker. / Choose an employee.")
+            raise RegisterError("Kies een medewerker.", "Choose an employee.")
         if employee == actor:
-            raise RegisterError("U kunt uzelf niet machtigen; vraag een andere beheerder. / You "
+            raise RegisterError("U kunt uzelf niet machtigen; vraag een andere beheerder.", "You "
                                 "cannot authorise yourself; ask another administrator.")
         if loa not in COMPANY_LEVELS:
-            raise RegisterError("Kies een betrouwbaarheidsniveau (EH2, EH3 of EH4). / Choose a "
+            raise RegisterError("Kies een betrouwbaarheidsniveau (EH2, EH3 of EH4).", "Choose a "
                                 "level of assurance (EH2, EH3 or EH4).")
         self._check_services(services, "company")
         if chain:
@@ -163,7 +166,7 @@ class Organisations:
         if any(row.loa == loa and row.extra == extra for row in overlapping(
                 self._session, ("kvk", organisation.kvk), ("pseudonym", employee), services,
                 kinds=("company",), states=(ACTIVE,), now=self._clock())):
-            raise RegisterError("Deze medewerker heeft deze machtiging al. / This employee has "
+            raise RegisterError("Deze medewerker heeft deze machtiging al.", "This employee has "
                                 "this authorisation already.")
         mandate = self._new("company", ("kvk", organisation.kvk), ("pseudonym", employee),
                             services, loa=loa, valid_until=until, extra=extra)
@@ -195,7 +198,7 @@ class Organisations:
         giver = self._administered(client, actor)
         receiver = self.organisation(intermediary)
         if receiver.kvk == giver.kvk or receiver.rsin == giver.rsin:
-            raise RegisterError("Een organisatie kan zichzelf geen ketenmachtiging geven. / An "
+            raise RegisterError("Een organisatie kan zichzelf geen ketenmachtiging geven.", "An "
                                 "organisation cannot give itself a chain mandate.")
         self._check_services(services, "chain")
         extra = self._branch(giver, branch)
@@ -242,7 +245,7 @@ class Organisations:
         if not self.is_administrator(organisation.kvk, actor):
             raise RegisterError(
                 f"Alleen een tekenbevoegde of machtigingenbeheerder van {organisation.name} mag "
-                f"dit. / Only an authorised signatory or authorisation administrator of "
+                "dit.", "Only an authorised signatory or authorisation administrator of "
                 f"{organisation.name} may do this.")
         return organisation
 
@@ -256,7 +259,7 @@ class Organisations:
         for uuid_ in services:
             service = self._catalogue.get(uuid_)
             if not levels.meets(loa, service.min_loa):
-                raise RegisterError(f"{service.name} vraagt een hoger betrouwbaarheidsniveau. / "
+                raise RegisterError(f"{service.name} vraagt een hoger betrouwbaarheidsniveau.",
                                     f"{service.name} needs a higher level of assurance.")
 
     @staticmethod
@@ -265,16 +268,16 @@ class Organisations:
             return {}
         cleaned = identifiers.clean(branch)
         if not identifiers.is_branch_number(cleaned):
-            raise RegisterError("Een vestigingsnummer heeft precies 12 cijfers. / A branch "
+            raise RegisterError("Een vestigingsnummer heeft precies 12 cijfers.", "A branch "
                                 "number has exactly 12 digits.")
         if organisation.branch is not None and cleaned != organisation.branch:
-            raise RegisterError("Dit vestigingsnummer hoort niet bij deze organisatie. / This "
+            raise RegisterError("Dit vestigingsnummer hoort niet bij deze organisatie.", "This "
                                 "branch number does not belong to this organisation.")
         return {"branch": cleaned}
 
     def _future(self, valid_until: datetime | None) -> datetime | None:
         if valid_until is not None and aware(valid_until) <= self._clock():
-            raise RegisterError("De einddatum ligt in het verleden. / The end date is in the "
+            raise RegisterError("De einddatum ligt in het verleden.", "The end date is in the "
                                 "past.")
         return aware(valid_until) if valid_until is not None else None
 
@@ -285,24 +288,24 @@ class Organisations:
         An edge X → Y is an active chain mandate of X (client) to Y (intermediary). A path of
         n edges puts n intermediaries between the last intermediary's employee and the client.
         """
-        problem = chain_violation(chain_edges(self._session, service, self._clock()),
-                                  client.kvk, intermediary.kvk, self._limits.chain_depth)
-        if problem == "loop":
-            raise RegisterError(
-                f"{client.name} vertegenwoordigt {intermediary.name} al (via een keten); deze "
-                f"ketenmachtiging zou een kring maken. / {client.name} already represents "
-                f"{intermediary.name} (through a chain); this chain mandate would make a loop.")
-        if problem == "already":
-            raise RegisterError(
-                f"{intermediary.name} vertegenwoordigt {client.name} al voor deze dienst. / "
-                f"{intermediary.name} already represents {client.name} for this service.")
-        if problem and problem.startswith("depth:"):
-            length = int(problem.removeprefix("depth:"))
-            raise RegisterError(
-                f"Deze ketenmachtiging maakt een keten met {length} intermediairs; hier zijn er "
-                f"hoogstens {self._limits.chain_depth} toegestaan. / This chain mandate makes a "
-                f"chain with {length} intermediaries; at most {self._limits.chain_depth} are "
-                f"allowed here.")
+        match chain_violation(chain_edges(self._session, service, self._clock()),
+                              client.kvk, intermediary.kvk, self._limits.chain_depth):
+            case Loop():
+                raise RegisterError(
+                    f"{client.name} vertegenwoordigt {intermediary.name} al (via een keten); "
+                    "deze ketenmachtiging zou een kring maken.", f"{client.name} already "
+                    f"represents {intermediary.name} (through a chain); this chain mandate would "
+                    "make a loop.")
+            case AlreadyRepresented():
+                raise RegisterError(
+                    f"{intermediary.name} vertegenwoordigt {client.name} al voor deze dienst.",
+                    f"{intermediary.name} already represents {client.name} for this service.")
+            case TooLong(length):
+                raise RegisterError(
+                    f"Deze ketenmachtiging maakt een keten met {length} intermediairs; hier zijn "
+                    f"er hoogstens {self._limits.chain_depth} toegestaan.", "This chain mandate "
+                    f"makes a chain with {length} intermediaries; at most "
+                    f"{self._limits.chain_depth} are allowed here.")
 
     def _new(self, kind: str, represented: tuple[str, str], representative: tuple[str, str],
              services: Sequence[str], *, loa: str | None, valid_until: datetime | None,
@@ -321,7 +324,7 @@ class Organisations:
     def _revoked(self, mandate: Mandate, actor: str, reason: str | None) -> Mandate:
         if self._expire_if_due(mandate) or mandate.state != ACTIVE:
             commit_change(self._session)
-            raise RegisterError("Deze machtiging is al beëindigd. / This mandate has already "
+            raise RegisterError("Deze machtiging is al beëindigd.", "This mandate has already "
                                 "ended.")
         self._event(mandate, actor, "revoked", mandate.state, REVOKED, reason)
         mandate.state = REVOKED
@@ -395,18 +398,38 @@ def chain_edges(session: Session, service: str, now: datetime) -> dict[str, set[
     return edges
 
 
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """The new chain mandate would close a loop (or a party would mandate itself)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyRepresented:
+    """The intermediary represents the client already, directly or through a chain."""
+
+
+@dataclass(frozen=True, slots=True)
+class TooLong:
+    """The chain would put more intermediaries than allowed between employee and client."""
+
+    intermediaries: int
+
+
+ChainViolation: TypeAlias = Loop | AlreadyRepresented | TooLong
+
+
 def chain_violation(edges: dict[str, set[str]], client: str, intermediary: str, depth: int,
-                    reverse: dict[str, set[str]] | None = None) -> str | None:
-    """What adding client → intermediary to ``edges`` would break: "loop", "already" (the
-    intermediary represents the client already), "depth:<n>" (n intermediaries > depth).
-    ``reverse`` (intermediary -> clients) may be passed by a caller that keeps it up to date."""
+                    reverse: dict[str, set[str]] | None = None) -> ChainViolation | None:
+    """What adding client → intermediary to ``edges`` would break (None: nothing), a chain
+    being too long with more than ``depth`` intermediaries. ``reverse`` (intermediary ->
+    clients) may be passed by a caller that keeps it up to date."""
     if client == intermediary or client in _reachable(edges, intermediary):
-        return "loop"
+        return Loop()
     if intermediary in _reachable(edges, client):
-        return "already"
+        return AlreadyRepresented()
     reverse = reverse if reverse is not None else reversed_edges(edges)
     length = _longest(reverse, client) + 1 + _longest(edges, intermediary)
-    return f"depth:{length}" if length > depth else None
+    return TooLong(length) if length > depth else None
 
 
 def reversed_edges(edges: dict[str, set[str]]) -> dict[str, set[str]]:

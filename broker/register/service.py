@@ -65,16 +65,19 @@ from broker.register.models import Person
 from broker.services import ServiceCatalogue
 from broker.state import SqlStateStore
 from broker.state import StateStore
+from broker.text import Bilingual
 
 P = ParamSpec("P")
 R = TypeVar("R")
 MIN_DAYS, MAX_DAYS = 1, 5 * 365 + 1
-WRONG_ACTIVATION = (
-    "De combinatie van BSN, geboortedatum en activeringscode klopt niet. / "
+WRONG_ACTIVATION_TEXT = Bilingual(
+    "De combinatie van BSN, geboortedatum en activeringscode klopt niet.",
     "The combination of BSN, date of birth and activation code is not correct.")
-CHANGED_MEANWHILE = (
+#: the refusal as the error's ``str()`` (the log, the command line) shows it
+WRONG_ACTIVATION = str(WRONG_ACTIVATION_TEXT)
+CHANGED_MEANWHILE = Bilingual(
     "Deze machtiging is intussen gewijzigd, misschien in een ander venster. Bekijk hoe zij er "
-    "nu voor staat. / This mandate was changed meanwhile, perhaps in another window. Look at "
+    "nu voor staat.", "This mandate was changed meanwhile, perhaps in another window. Look at "
     "where it stands now.")
 
 
@@ -138,17 +141,17 @@ class Register:
         represented_bsn = require_bsn(represented_bsn)
         self._check_voluntary(services, days)
         if represented_bsn == requester:
-            raise RegisterError("U kunt uzelf niet machtigen. / You cannot mandate yourself.")
+            raise RegisterError("U kunt uzelf niet machtigen.", "You cannot mandate yourself.")
         person = self._person(represented_bsn)
         if person is None or person.birth_date != birth_date:
             raise RegisterError("Wij kunnen deze persoon niet vinden met dit BSN en deze "
-                                "geboortedatum. / We cannot find this person with this BSN and "
+                                "geboortedatum.", "We cannot find this person with this BSN and "
                                 "date of birth.")
         locks.hold(self._session, party_lock("bsn", represented_bsn))
         if self._overlapping(("bsn", represented_bsn), ("bsn", requester), services,
                              kinds=("voluntary",), states=(REQUESTED, ACTIVE)):
             raise RegisterError("U heeft deze persoon al om een machtiging voor deze dienst "
-                                "gevraagd, of u heeft er al een. / You already asked this person "
+                                "gevraagd, of u heeft er al een.", "You already asked this person "
                                 "for a mandate for this service, or you already have one.")
         mandate = self._new(kind="voluntary", represented=("bsn", represented_bsn),
                             representative=("bsn", requester), services=services, days=days,
@@ -197,7 +200,7 @@ class Register:
             if again is not None:
                 self._give_back(activator, reserved)
                 return again
-        raise RegisterError(WRONG_ACTIVATION)
+        raise RegisterError(WRONG_ACTIVATION_TEXT)
 
     # -- for everybody ----------------------------------------------------------------------
 
@@ -207,10 +210,10 @@ class Register:
         mandate = self._session.get(Mandate, mandate_id)
         if mandate is None or f"bsn:{actor}" not in (_party(mandate, "represented"),
                                                      _party(mandate, "representative")):
-            raise RegisterError("Deze machtiging bestaat niet. / This mandate does not exist.")
+            raise RegisterError("Deze machtiging bestaat niet.", "This mandate does not exist.")
         self._expire_if_due(mandate)
         if mandate.state not in (ACTIVE, AWAITING_ACTIVATION, REQUESTED):
-            raise RegisterError("Deze machtiging is al beëindigd. / This mandate has already "
+            raise RegisterError("Deze machtiging is al beëindigd.", "This mandate has already "
                                 "ended.")
         self._transition(mandate, f"bsn:{actor}", "revoked", REVOKED, reason)
         self._retire_codes(mandate)
@@ -252,13 +255,13 @@ class Register:
         represented_bsn = require_bsn(represented_bsn)
         representative_bsn = require_bsn(representative_bsn)
         if role not in LEGAL_ROLES:
-            raise RegisterError(f"Onbekende vorm van vertegenwoordiging: {role}. / Unknown kind "
+            raise RegisterError(f"Onbekende vorm van vertegenwoordiging: {role}.", "Unknown kind "
                                 f"of representation: {role} (one of {', '.join(LEGAL_ROLES)}).")
         if represented_bsn == representative_bsn:
-            raise RegisterError("Iemand kan niet zijn eigen vertegenwoordiger zijn. / Nobody can "
+            raise RegisterError("Iemand kan niet zijn eigen vertegenwoordiger zijn.", "Nobody can "
                                 "represent themself.")
         if not court_reference.strip():
-            raise RegisterError("Het kenmerk van de rechterlijke uitspraak ontbreekt. / The court "
+            raise RegisterError("Het kenmerk van de rechterlijke uitspraak ontbreekt.", "The court "
                                 "decision reference is missing.")
         self._check_services(services, f"legal:{role}")
         if role == "ouderlijk_gezag":
@@ -266,12 +269,12 @@ class Register:
         elif valid_until is not None:
             valid_until = aware(valid_until)
             if valid_until <= self._clock():
-                raise RegisterError("De einddatum ligt in het verleden. / The end date is in "
+                raise RegisterError("De einddatum ligt in het verleden.", "The end date is in "
                                     "the past.")
         locks.hold(self._session, party_lock("bsn", represented_bsn))
         if self._overlapping(("bsn", represented_bsn), ("bsn", representative_bsn), services,
                              kinds=("legal",), states=(ACTIVE,), role=role):
-            raise RegisterError("Deze vertegenwoordiging is al vastgelegd voor deze dienst. / "
+            raise RegisterError("Deze vertegenwoordiging is al vastgelegd voor deze dienst.",
                                 "This representation is already recorded for this service.")
         mandate = self._new(kind="legal", represented=("bsn", represented_bsn),
                             representative=("bsn", representative_bsn), services=services,
@@ -303,7 +306,7 @@ class Register:
 
     def _check_voluntary(self, services: Sequence[str], days: int) -> None:
         if not MIN_DAYS <= days <= MAX_DAYS:
-            raise RegisterError("Kies een periode van minimaal 1 dag en maximaal 5 jaar. / "
+            raise RegisterError("Kies een periode van minimaal 1 dag en maximaal 5 jaar.",
                                 "Choose a period of at least 1 day and at most 5 years.")
         self._check_services(services, "voluntary")
 
@@ -323,7 +326,7 @@ class Register:
         if counted > self._limits.attempts_per_person:
             raise RegisterError(
                 "U heeft te vaak een onjuiste code ingevoerd. Activeren is "
-                f"{_duration_nl(self._limits.attempt_window_seconds)} geblokkeerd. / You entered "
+                f"{_duration_nl(self._limits.attempt_window_seconds)} geblokkeerd.", "You entered "
                 "a wrong code too often. Activation is blocked for "
                 f"{_duration_en(self._limits.attempt_window_seconds)}.")
 
@@ -357,7 +360,7 @@ class Register:
                    reserved: list[ActivationCode], code: str) -> Mandate:
         represented_bsn = record.mandate.represented_id
         if represented_bsn == activator:
-            raise RegisterError("U kunt uzelf niet machtigen. / You cannot mandate yourself.")
+            raise RegisterError("U kunt uzelf niet machtigen.", "You cannot mandate yourself.")
         try:
             mandate = self._make_active(record, activator)
         except RegisterError:  # activated at this moment by another request: by this person?
@@ -405,9 +408,9 @@ class Register:
     def _mine(self, mandate_id: str, *, represented: str, states: tuple[str, ...]) -> Mandate:
         mandate = self._session.get(Mandate, mandate_id)
         if mandate is None or _party(mandate, "represented") != f"bsn:{represented}":
-            raise RegisterError("Deze machtiging bestaat niet. / This mandate does not exist.")
+            raise RegisterError("Deze machtiging bestaat niet.", "This mandate does not exist.")
         if mandate.state not in states:
-            raise RegisterError("Deze aanvraag is al afgehandeld. / This request has already "
+            raise RegisterError("Deze aanvraag is al afgehandeld.", "This request has already "
                                 "been dealt with.")
         return mandate
 
@@ -463,7 +466,7 @@ class Register:
     def _eighteenth_birthday(self, bsn: str) -> datetime:
         person = self._person(bsn)
         if person is None:
-            raise RegisterError("Dit kind staat niet in de basisregistratie personen. / This "
+            raise RegisterError("Dit kind staat niet in de basisregistratie personen.", "This "
                                 "child is not in the population register.")
         born = person.birth_date
         birthday = born.replace(year=born.year + 18) if (born.month, born.day) != (2, 29) \
@@ -543,15 +546,15 @@ def check_services(catalogue: ServiceCatalogue, services: Sequence[str], accepts
     """RegisterError unless ``services`` names at least one catalogue service and each accepts
     ``accepts`` (e.g. "voluntary", "legal:bewind", "company", "chain")."""
     if not services:
-        raise RegisterError("Kies ten minste één dienst. / Choose at least one service.")
+        raise RegisterError("Kies ten minste één dienst.", "Choose at least one service.")
     for uuid_ in services:
         try:
             service = catalogue.get(uuid_)
         except UnknownServiceError:
-            raise RegisterError(f"Onbekende dienst: {uuid_}. / Unknown service: {uuid_}.") \
+            raise RegisterError(f"Onbekende dienst: {uuid_}.", f"Unknown service: {uuid_}.") \
                 from None
         if accepts not in service.accepts:
-            raise RegisterError(f"Voor {service.name} kan {kind_nl} niet. / {service.name} "
+            raise RegisterError(f"Voor {service.name} kan {kind_nl} niet.", f"{service.name} "
                                 f"does not accept {kind_en}.")
 
 

@@ -22,11 +22,12 @@ from werkzeug.wrappers import Response
 from broker import submissions
 from broker.db import one_transaction
 from broker.errors import InputError
+from broker.text import Bilingual
 from broker.web.runtime import runtime
 
-EXPIRED_FORM = ("Dit formulier is verlopen of onvolledig. Open de pagina opnieuw en vul het "
-                "nog eens in. / This form has expired or is incomplete. Open the page again "
-                "and fill it in once more.")
+EXPIRED_FORM = Bilingual("Dit formulier is verlopen of onvolledig. Open de pagina opnieuw en vul "
+                         "het nog eens in.", "This form has expired or is incomplete. Open the "
+                         "page again and fill it in once more.")
 
 
 def init_app(app: Flask) -> None:

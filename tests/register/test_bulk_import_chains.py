@@ -15,6 +15,9 @@ from broker.register import bulk_import
 from broker.register.bulk_import import import_rows
 from broker.register.models import REVOKED
 from broker.register.models import Mandate
+from broker.register.organisations import AlreadyRepresented
+from broker.register.organisations import Loop
+from broker.register.organisations import TooLong
 from broker.register.organisations import chain_edges
 from broker.register.organisations import chain_violation
 from broker.register.organisations import reversed_edges
@@ -179,13 +182,18 @@ def reference(session: Any, catalogue: ServiceCatalogue, rows: list[tuple[int, A
         if key in seen:
             continue
         client, intermediary = row.represented[1], row.representative[1]
-        problem = chain_violation(edges, client, intermediary, depth, reversed_edges(edges))
-        if problem == "already" and key in imported:
-            continue
-        if problem:
-            reasons = {"loop": LOOP, "already": ALREADY}
-            refused.append((line, reasons.get(problem) or too_long(int(problem[6:]), depth)))
-            continue
+        match chain_violation(edges, client, intermediary, depth, reversed_edges(edges)):
+            case AlreadyRepresented() if key in imported:
+                continue
+            case AlreadyRepresented():
+                refused.append((line, ALREADY))
+                continue
+            case Loop():
+                refused.append((line, LOOP))
+                continue
+            case TooLong(length):
+                refused.append((line, too_long(length, depth)))
+                continue
         edges.setdefault(client, set()).add(intermediary)
         seen.add(key)
     return refused

@@ -106,19 +106,19 @@ def register_client(session: Session, *, client_id: str, redirect_uris: list[str
     """
     _check_client_id(client_id)
     if not redirect_uris:
-        raise InputError("Geef minstens één redirect-URI op. / Give at least one redirect URI.")
+        raise InputError("Geef minstens één redirect-URI op.", "Give at least one redirect URI.")
     for uri in redirect_uris:
         _check_redirect_uri(uri)
     if secret is not None and len(secret) < MIN_SECRET_LENGTH:
         raise InputError(
-            f"Het clientgeheim moet minstens {MIN_SECRET_LENGTH} tekens lang zijn. / "
+            f"Het clientgeheim moet minstens {MIN_SECRET_LENGTH} tekens lang zijn.",
             f"The client secret must be at least {MIN_SECRET_LENGTH} characters long.")
     if claims_profile not in PROFILES:
         raise InputError(
-            f"Onbekend claimsprofiel {claims_profile!r}; kies uit {', '.join(PROFILES)}. / "
+            f"Onbekend claimsprofiel {claims_profile!r}; kies uit {', '.join(PROFILES)}.",
             f"Unknown claims profile {claims_profile!r}; choose from {', '.join(PROFILES)}.")
     if name is not None and not 1 <= len(name.strip()) <= 200:
-        raise InputError("De naam moet 1 tot 200 tekens lang zijn. / The name must be 1 to 200 "
+        raise InputError("De naam moet 1 tot 200 tekens lang zijn.", "The name must be 1 to 200 "
                          "characters long.")
     generated = secrets.token_urlsafe(32) if secret is None else None
     row = session.get(OidcClient, client_id) or OidcClient(client_id=client_id)
@@ -135,7 +135,7 @@ def register_client(session: Session, *, client_id: str, redirect_uris: list[str
 def _check_client_id(client_id: str) -> None:
     if not isinstance(client_id, str) or not _CLIENT_ID.match(client_id):
         raise InputError(
-            "De client-id moet 3 tot 200 tekens lang zijn, alleen letters, cijfers en . _ : -. / "
+            "De client-id moet 3 tot 200 tekens lang zijn, alleen letters, cijfers en . _ : -.",
             "The client id must be 3 to 200 characters: letters, digits and . _ : - only.")
 
 
@@ -143,21 +143,21 @@ def _check_redirect_uri(uri: str) -> None:
     parts = urlsplit(uri) if isinstance(uri, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(
-            f"Redirect-URI {uri!r} is geen absolute http(s)-URL. / "
+            f"Redirect-URI {uri!r} is geen absolute http(s)-URL.",
             f"Redirect URI {uri!r} is not an absolute http(s) URL.")
     if "#" in uri:
         raise InputError(
-            f"Redirect-URI {uri!r} mag geen fragment (#) bevatten. / "
+            f"Redirect-URI {uri!r} mag geen fragment (#) bevatten.",
             f"Redirect URI {uri!r} must not contain a fragment (#).")
     if parts.username is not None or parts.password is not None:
         raise InputError(
-            f"Redirect-URI {uri!r} mag geen gebruikersnaam of wachtwoord (…@) bevatten. / "
+            f"Redirect-URI {uri!r} mag geen gebruikersnaam of wachtwoord (…@) bevatten.",
             f"Redirect URI {uri!r} must not contain a user name or password (…@).")
     if "*" in uri:
         raise InputError(
-            f"Redirect-URI {uri!r} mag geen jokerteken (*) bevatten. / "
+            f"Redirect-URI {uri!r} mag geen jokerteken (*) bevatten.",
             f"Redirect URI {uri!r} must not contain a wildcard (*).")
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
         raise InputError(
-            f"Redirect-URI {uri!r} gebruikt http; dat mag alleen voor localhost. Gebruik https. / "
+            f"Redirect-URI {uri!r} gebruikt http; dat mag alleen voor localhost. Gebruik https.",
             f"Redirect URI {uri!r} uses http, which is allowed only for localhost. Use https.")

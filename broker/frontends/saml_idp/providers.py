@@ -36,6 +36,7 @@ from broker.saml.xml import NS
 from broker.saml.xml import XmlError
 from broker.saml.xml import parse
 from broker.services import ServiceCatalogue
+from broker.text import Bilingual
 
 #: RequestedAttribute names whose value is the ServiceUUID an AttributeConsumingService means
 SERVICE_UUID_ATTRIBUTES = names.SERVICE_UUID_NAMES
@@ -231,5 +232,5 @@ def _require_in_catalogue(uuid: str, catalogue: ServiceCatalogue, where: str) ->
                          ) from None
 
 
-def _both(dutch: str, english: str) -> str:
-    return f"{dutch}. / {english}."
+def _both(dutch: str, english: str) -> Bilingual:
+    return Bilingual(f"{dutch}.", f"{english}.")
