@@ -160,7 +160,7 @@ def test_a_failed_import_batch_leaves_no_audit_entry(seeded: Any, tmp_path: Path
     def broken(*_args: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(bulk_import, "_insert_events", broken)
+    monkeypatch.setattr(bulk_import.writer, "_insert_events", broken)
     with pytest.raises(RuntimeError):
         bulk_import.import_file(seeded, _catalogue(seeded), path, actor="admin:tester")
     assert _entries(seeded) == []

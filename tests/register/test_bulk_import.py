@@ -234,7 +234,7 @@ def test_import_interrupted_keeps_whole_batches_only(session, catalogue, tmp_pat
                                                      monkeypatch) -> None:
     rows = [f"chain,kvk,{10000010 + i},kvk,20000002,{OMZET},,,2025-01-01," for i in range(7)]
     calls = []
-    real = bulk_import._insert_events
+    real = bulk_import.writer._insert_events
 
     def failing(session_: Any, statement: Any, events: Any) -> None:
         calls.append(len(events))
@@ -242,7 +242,7 @@ def test_import_interrupted_keeps_whole_batches_only(session, catalogue, tmp_pat
             raise RuntimeError("disk full")
         real(session_, statement, events)
 
-    monkeypatch.setattr(bulk_import, "_insert_events", failing)
+    monkeypatch.setattr(bulk_import.writer, "_insert_events", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         _run(session, catalogue, _csv(tmp_path, *rows), batch_size=3)
     kept = session.execute(select(Mandate.represented_id).where(
@@ -250,7 +250,7 @@ def test_import_interrupted_keeps_whole_batches_only(session, catalogue, tmp_pat
     assert kept == ["10000010", "10000011", "10000012"]
     assert session.execute(select(func.count()).select_from(MandateEvent).where(
         MandateEvent.action == "imported")).scalar_one() == 3
-    monkeypatch.setattr(bulk_import, "_insert_events", real)
+    monkeypatch.setattr(bulk_import.writer, "_insert_events", real)
     report = _run(session, catalogue, _csv(tmp_path, *rows), batch_size=3)
     assert (report.accepted, report.skipped) == (4, 3) and _imported(session) == 7
 

@@ -170,7 +170,7 @@ def reference(session: Any, catalogue: ServiceCatalogue, rows: list[tuple[int, A
               depth: int) -> list[tuple[int, str]]:
     """The refusals as one in-memory graph over the whole file decides them (the import's
     way before it checked a batch at a time), for valid chain rows of OMZET."""
-    validator = bulk_import._Validator(catalogue, today=NOW.date())
+    validator = bulk_import.rows.Validator(catalogue, today=NOW.date())
     edges = chain_edges(session, OMZET, NOW)
     imported = set(session.scalars(select(Mandate.import_key).where(
         Mandate.kind == "chain", Mandate.import_key.is_not(None))))
