@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from broker.identity import Link
 from broker.identity import Party
 from broker.pipeline import Option
-from broker.register.service import UsableMandate
+from broker.register.lookup import UsableMandate
 
 
 def citizen_options(mandates: Sequence[UsableMandate], source: str) -> list[Option]:

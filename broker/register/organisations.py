@@ -33,6 +33,7 @@ from broker import loa as levels
 from broker import locks
 from broker.clock import aware
 from broker.clock import utcnow
+from broker.register.lookup import in_period
 from broker.register.models import ACTIVE
 from broker.register.models import EXPIRED
 from broker.register.models import MACHTIGINGENBEHEERDER
@@ -48,7 +49,6 @@ from broker.register.service import audit_mandate_change
 from broker.register.service import check_services
 from broker.register.service import commit_change
 from broker.register.service import guarded
-from broker.register.service import in_period
 from broker.register.service import overlapping
 from broker.register.service import party_lock
 from broker.services import ServiceCatalogue

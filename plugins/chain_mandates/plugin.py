@@ -20,9 +20,9 @@ from broker.identity import Identity
 from broker.identity import Link
 from broker.identity import Party
 from broker.pipeline import Option
+from broker.register.lookup import UsableMandate
+from broker.register.lookup import usable_named
 from broker.register.service import Limits
-from broker.register.service import UsableMandate
-from broker.register.service import usable_named
 from broker.services import Service
 
 

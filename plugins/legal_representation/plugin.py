@@ -7,7 +7,7 @@ from datetime import datetime
 from broker.context import BrokerContext
 from broker.identity import Identity
 from broker.pipeline import Option
-from broker.register.service import usable_named
+from broker.register.lookup import usable_named
 from broker.services import Service
 from plugins.citizen_register import citizen_options
 

@@ -14,11 +14,11 @@ from broker.identity import Identity
 from broker.identity import Party
 from broker.pipeline import Option
 from broker.pipeline import gather
+from broker.register.lookup import usable_mandates
+from broker.register.lookup import usable_named
 from broker.register.models import ACTIVE
 from broker.register.models import REVOKED
 from broker.register.models import Mandate
-from broker.register.service import usable_mandates
-from broker.register.service import usable_named
 from broker.services import Service
 from tests.fakes import Clock
 from tests.services import statements

@@ -19,6 +19,7 @@ from broker.register.bulk_import.rows import Row
 from broker.register.bulk_import.rows import midnight
 from broker.register.bulk_import.writer import among
 from broker.register.bulk_import.writer import present_keys
+from broker.register.lookup import in_period
 from broker.register.models import ACTIVE
 from broker.register.models import Mandate
 from broker.register.organisations import AlreadyRepresented
@@ -26,7 +27,6 @@ from broker.register.organisations import Loop
 from broker.register.organisations import TooLong
 from broker.register.organisations import chain_lock
 from broker.register.organisations import chain_violation
-from broker.register.service import in_period
 
 #: one chain edge: (client KvK, intermediary KvK, services)
 _Edge = tuple[str, str, tuple[str, ...]]
