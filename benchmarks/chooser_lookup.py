@@ -484,6 +484,11 @@ REVISION_FILES = {
         "digid_machtigen", "legal_representation", "eherkenning", "chain_mandates")}}
 
 
+#: imports an older revision's files make of names that have moved since
+MOVED_SINCE = {"from broker.db import aware": "from broker.clock import aware",
+               "from broker.db import utcnow": "from broker.clock import utcnow"}
+
+
 def revision(app: Flask, rev: str, folder: Path) -> Chooser:
     """The chooser as at git revision ``rev``, beside the work tree's: its files written to
     ``folder`` as a package whose modules import each other, and the plugins built as the
@@ -497,6 +502,7 @@ def revision(app: Flask, rev: str, folder: Path) -> Chooser:
                                     ("service", "broker.register.service"),
                                     ("lookup", "broker.register.lookup"),
                                     ("citizen_register", "plugins.citizen_register"))}
+    imports.update(MOVED_SINCE)
     for name, path in REVISION_FILES.items():
         shown = subprocess.run(["git", "show", f"{rev}:{path}"], cwd=root,
                                capture_output=True, text=True)
