@@ -58,9 +58,7 @@ class MockEherkenningConnector(SamlConnector):
     def consuming_services(self) -> tuple[tuple[int, str, str], ...]:
         """One AttributeConsumingService per service logged in to via eHerkenning: the
         catalogue's and the broker's own (the organisation portal)."""
-        from broker.web.runtime import runtime
-
-        internal = [s for s in runtime().internal_services.values() if s.via == self.via]
+        internal = [s for s in self.context.internal_services.values() if s.via == self.via]
         services = [s for s in self.context.catalogue() if s.via == self.via] + internal
         indexes = service_indexes([s.uuid for s in services])
         return tuple(sorted((indexes[s.uuid], s.name, s.uuid) for s in services))

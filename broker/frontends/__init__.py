@@ -1,7 +1,7 @@
 """Frontends: downstream, what relying parties call (OpenID Connect, SAML IdP).
 
 A frontend validates the relying party's request, then calls
-:func:`broker.web.flow_views.begin` to start a flow. When the flow is done the core calls
+:func:`broker.web.continuations.begin` to start a flow. When the flow is done the core calls
 :meth:`Frontend.respond` (or :meth:`Frontend.respond_error`) to answer.
 """
 

@@ -33,7 +33,7 @@ from broker.mock_idp import engine
 from broker.mock_idp.engine import MockIdpSpec
 from broker.mock_idp.engine import PendingRequest
 from broker.mock_idp.engine import ServiceProviders
-from broker.web.flow_views import render_continuation
+from broker.web.continuations import render_continuation
 
 #: The demo world's public TOTP secret, shown on the login pages (data/demo-world.toml).
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105

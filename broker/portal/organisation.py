@@ -46,7 +46,7 @@ from broker.register.organisations import COMPANY_LEVELS
 from broker.register.organisations import Organisations
 from broker.register.service import Limits
 from broker.services import Service
-from broker.web import flow_views
+from broker.web import continuations
 from broker.web.once import once
 from broker.web.runtime import runtime
 
@@ -117,7 +117,7 @@ def home() -> Any:
 
 @bp.post("/inloggen")
 def login() -> Response:
-    return flow_views.begin(
+    return continuations.begin(
         frontend=FRONTEND, requester=FRONTEND, requester_name=ORG_PORTAL_SERVICE.name,
         service=ORG_PORTAL_SERVICE, min_loa=ORG_PORTAL_SERVICE.min_loa,
         return_to=_context().url("/machtigen/organisatie/"), request_data={})
