@@ -24,8 +24,8 @@ from broker.errors import UpstreamResponseError
 from broker.flow import Flow
 from broker.identity import Identity
 from broker.identity import Party
-from broker.mock_idp.eherkenning import mock_eherkenning_metadata
 from broker.saml import messages
+from broker.saml import mock_idps
 from broker.saml import names
 
 SERVICE_UUID = names.ETD_SERVICE_UUID
@@ -51,7 +51,7 @@ class MockEherkenningConnector(SamlConnector):
                          metadata="in-process:mock-eherkenning", sign_requests=sign_requests)
 
     def _idp_metadata(self, source: str | None) -> bytes:
-        return mock_eherkenning_metadata(self.context)
+        return mock_idps.idp_metadata(self.context, mock_idps.EHERKENNING)
 
     # -- the request -------------------------------------------------------------------------
 

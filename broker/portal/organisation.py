@@ -45,16 +45,12 @@ from broker.register.models import Organisation
 from broker.register.organisations import COMPANY_LEVELS
 from broker.register.organisations import Organisations
 from broker.register.service import Limits
+from broker.services import ORG_PORTAL_SERVICE
 from broker.services import Service
 from broker.web import continuations
 from broker.web.once import once
 from broker.web.runtime import runtime
 
-#: The organisation portal asks for this pseudo-service; relying parties never see it. The mock
-#: eHerkenning lets every employee of an organisation log in for it (no authorisation needed).
-ORG_PORTAL_SERVICE = Service(
-    uuid="8f0c6b2e-4a1d-5e3f-9b7c-2d4e6f8a0c13", name="Machtigingenportaal voor organisaties",
-    via="eherkenning", min_loa="substantial", accepts=(), allows_self=True)
 FRONTEND = "org_portal"
 COOKIE = "broker_org_portal"
 IDLE_SECONDS = session.IDLE_SECONDS

@@ -22,11 +22,11 @@ from broker.context import BrokerContext
 from broker.errors import InputError
 from broker.portal import forms
 from broker.portal import session
-from broker.portal.frontend import PORTAL_SERVICE
 from broker.portal.frontend import take_ticket
 from broker.register.models import Mandate
 from broker.register.models import Person
 from broker.register.service import Register
+from broker.services import PORTAL_SERVICE
 from broker.services import Service
 from broker.web import continuations
 from broker.web.once import once
