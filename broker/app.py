@@ -42,7 +42,6 @@ from broker.web import input_guard
 from broker.web import once
 from broker.web import pages
 from broker.web import security
-from broker.web.continuations import ConnectorCallbacks
 from broker.web.flow_views import bp as flow_bp
 from broker.web.flow_views import handle_broker_error
 from broker.web.flow_views import handle_http_error
@@ -83,7 +82,6 @@ def create_app(settings: Settings) -> Flask:
         schema.ensure_current(upgrade_embedded=is_embedded(settings.database_url))
         context = _context(settings)
         runtime = Runtime(context=context, connectors={}, frontends={}, plugins={})
-        context.login = ConnectorCallbacks(runtime.login)  # what connectors call back with
         app.extensions["broker"] = runtime
         _mount_components(app, runtime, settings)
         _mount_portal(app, runtime)

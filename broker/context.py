@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Protocol
 
@@ -22,14 +23,16 @@ from broker.config_cache import UNCACHED
 from broker.config_cache import ConfigCache
 from broker.db import ServiceRecord
 from broker.db import utcnow
-from broker.flow import Flow
 from broker.flow import Flows
-from broker.identity import Identity
 from broker.register.service import Limits
 from broker.register.service import Register
 from broker.services import Service
 from broker.services import ServiceCatalogue
 from broker.state import StateStore
+
+if TYPE_CHECKING:
+    from broker.flow import Flow
+    from broker.identity import Identity
 
 
 @dataclass(frozen=True, slots=True)

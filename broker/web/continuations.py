@@ -1,12 +1,11 @@
 """The login's answers as HTTP: a :class:`Continuation` as a redirect or an auto-submitted form,
-a new login begun from a frontend's or portal's view, and the callbacks connectors are given.
+and a new login begun from a frontend's or portal's view.
 
 Frontends, portals and mock identity providers use this module, never the flow's views.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
 from flask import make_response
@@ -16,10 +15,6 @@ from flask import url_for
 from werkzeug.wrappers import Response
 
 from broker.context import Continuation
-from broker.flow import Flow
-from broker.identity import Identity
-from broker.login import Login
-from broker.login import Resume
 from broker.login import Upstream
 from broker.login import UpstreamChoice
 from broker.services import Service
@@ -54,21 +49,3 @@ def upstream_page(choice: UpstreamChoice) -> Response:
     """To the page where the person chooses how to log in."""
     return redirect(url_for("flow.upstream", flow_id=choice.flow.id), 303)
 
-
-def resume_page(resume: Resume) -> Response:
-    """On to the broker's next step after authentication."""
-    return redirect(url_for("flow.resume", flow_id=resume.flow.id), 303)
-
-
-class ConnectorCallbacks:
-    """The login's steps as a connector's views call them (:class:`LoginCallbacks`)."""
-
-    def __init__(self, login: Login) -> None:
-        self._login = login
-
-    def claimed(self, flow: Flow) -> AbstractContextManager[None]:
-        return self._login.claimed(flow)
-
-    def authenticated(self, flow: Flow, identity: Identity, *,
-                      mark: tuple[str, int] | None = None) -> Response:
-        return resume_page(self._login.authenticated(flow, identity, mark=mark))
