@@ -467,7 +467,7 @@ def run(app: Flask, lookups: list[Lookup], chooser: Chooser | None = None,
             started = time.perf_counter_ns()
             options = chooser.gather(chooser.plugins, identity, service, runtime.context.clock())
             elapsed = time.perf_counter_ns() - started
-            db.session.commit()  # as the chooser's request ends its look-up (flow_views._options)
+            db.session.commit()  # as the chooser's request ends its look-up (Login._options)
             db.session.remove()
             for key in (name, "all") if overall else (name,):
                 timing = timings.setdefault(key, Timing(key, [], []))

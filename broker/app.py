@@ -32,6 +32,8 @@ from broker.errors import BrokerError
 from broker.errors import ConfigError
 from broker.flow import Flows
 from broker.journal import LoginJournal
+from broker.services import ORG_PORTAL_SERVICE
+from broker.services import PORTAL_SERVICE
 from broker.state import open_store
 from broker.web import answers
 from broker.web import failures
@@ -167,7 +169,6 @@ def _mount_portal(app: Flask, runtime: Runtime) -> None:
     """The mandate portal, logged in to through the broker's own flow as an internal frontend."""
     from broker.portal import organisation
     from broker.portal import views
-    from broker.portal.frontend import PORTAL_SERVICE
     from broker.portal.frontend import PortalFrontend
 
     if "portal" in runtime.frontends:
@@ -180,7 +181,7 @@ def _mount_portal(app: Flask, runtime: Runtime) -> None:
                           "organisation portal")
     runtime.frontends[organisation.FRONTEND] = PortalFrontend(
         runtime.context, name=organisation.FRONTEND, path="/machtigen/organisatie")
-    runtime.internal_services[organisation.ORG_PORTAL_SERVICE.uuid] = organisation.ORG_PORTAL_SERVICE
+    runtime.internal_services[ORG_PORTAL_SERVICE.uuid] = ORG_PORTAL_SERVICE
     app.register_blueprint(organisation.bp)
 
 

@@ -56,8 +56,10 @@ class Connector(Protocol):
         """Send the browser to the identity provider for ``flow``.
 
         Must call ``context.flows.upstream_started(flow, self.name, request_id)`` so that the
-        answer can be tied back to the flow. The callback view, after verifying the answer,
-        hands the :class:`Identity` back to the login's steps.
+        answer can be tied back to the flow. The callback view, once the answer is shown to be
+        genuine, claims the flow (``context.login.claimed``: errors then go to the relying
+        party) and, after verifying it, answers with ``context.login.authenticated`` and the
+        :class:`Identity` (see :class:`broker.context.LoginCallbacks`).
         """
         ...
 

@@ -6,10 +6,13 @@ Plain Python: a :class:`BrokerContext` can be built in a test without an app.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +30,10 @@ from broker.services import Service
 from broker.services import ServiceCatalogue
 from broker.state import StateStore
 
+if TYPE_CHECKING:
+    from broker.flow import Flow
+    from broker.identity import Identity
+
 
 @dataclass(frozen=True, slots=True)
 class Continuation:
@@ -41,6 +48,33 @@ class Continuation:
     fields: dict[str, str] = field(default_factory=dict)
 
 
+class LoginCallbacks(Protocol):
+    """What a connector calls back with once the upstream answered (the login's steps, see
+    :mod:`broker.login`, as the running app wires them: :attr:`BrokerContext.login`)."""
+
+    def claimed(self, flow: Flow) -> AbstractContextManager[None]:
+        """Inside the block the request belongs to ``flow`` (a genuine answer to it): an error
+        raised there is answered to its relying party, not on a page alone."""
+        ...
+
+    def authenticated(self, flow: Flow, identity: Identity, *,
+                      mark: tuple[str, int] | None = None) -> Any:
+        """Record the verified ``identity`` for ``flow`` (``mark``: the assertion's replay
+        mark); what the connector's view answers the browser (on to the broker's next step)."""
+        ...
+
+
+class _Unwired:
+    """The callbacks of a context built without an app (tests of one part): none."""
+
+    def claimed(self, flow: Flow) -> AbstractContextManager[None]:
+        raise RuntimeError("no login is wired to this context")
+
+    def authenticated(self, flow: Flow, identity: Identity, *,
+                      mark: tuple[str, int] | None = None) -> Any:
+        raise RuntimeError("no login is wired to this context")
+
+
 @dataclass(eq=False)
 class BrokerContext:
     settings: Settings
@@ -50,6 +84,10 @@ class BrokerContext:
     clock: Callable[[], datetime] = utcnow
     #: services, clients and service providers read from the database (off unless given)
     config: ConfigCache = UNCACHED
+    #: services of the broker's own pages (the portals), not offered to relying parties
+    internal_services: dict[str, Service] = field(default_factory=dict)
+    #: what connectors call back with; wired by the app once the login's steps are built
+    login: LoginCallbacks = field(default_factory=_Unwired)
     _keys: dict[str, keys.KeyPair] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
@@ -67,6 +105,10 @@ class BrokerContext:
         """The mandate register on this request's session, with the configured limits."""
         return Register(self.session(), self.catalogue(), clock=clock or self.clock,
                         limits=Limits(**self.settings.register), counters=self.store)
+
+    def service(self, uuid: str) -> Service:
+        """A catalogue service, or one of the broker's internal ones."""
+        return self.internal_services.get(uuid) or self.catalogue().get(uuid)
 
     def catalogue(self) -> ServiceCatalogue:
         """The services, from the configuration cache (see :mod:`broker.config_cache`)."""

@@ -21,13 +21,21 @@
 ``public_message`` is shown to a person (Dutch, then English); ``detail`` is for the log and
 must never hold personal data. ``retry_after`` (seconds) is set where trying again later can
 help. Nothing in this module imports Flask.
+
+An error raised in a step of the login can carry the flow it belongs to
+(:meth:`BrokerError.in_flow`): the answer to it then goes to that flow's relying party.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+from typing import Self
 from typing import overload
 
 from broker.text import Bilingual
+
+if TYPE_CHECKING:
+    from broker.flow import Flow
 
 SAML_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 SAML_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
@@ -88,6 +96,9 @@ class BrokerError(Exception):
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, None)
     #: seconds after which trying again may succeed (HTTP Retry-After); None: it will not
     retry_after: int | None = None
+    #: the flow the error belongs to, once placed (:meth:`in_flow`); None: no flow, or unknown
+    flow: Flow | None = None
+    _placed: bool = False
 
     def __init__(self, detail: str = "", *, public_nl: str | None = None,
                  public_en: str | None = None) -> None:
@@ -97,6 +108,14 @@ class BrokerError(Exception):
             self.public_message_nl = public_nl
         if public_en is not None:
             self.public_message_en = public_en
+
+    def in_flow(self, flow: Flow | None) -> Self:
+        """This error, belonging to ``flow`` (None: to no flow, even inside one: nothing is
+        said to a relying party), unless the step that raised it placed it already; the
+        innermost step knows best."""
+        if not self._placed:
+            self.flow, self._placed = flow, True
+        return self
 
 
 class ConfigError(BrokerError):

@@ -67,3 +67,13 @@ class ServiceCatalogue:
         if len(uuids) > 1:
             raise UnknownServiceError("more than one service scope requested")
         return self.get(uuids[0])
+
+
+#: The mandate portal asks for this pseudo-service; it is not in the catalogue relying parties see.
+PORTAL_SERVICE = Service(uuid="5d6e1d3c-8f43-5f0a-9a51-2c3f5a0b7e11", name="Machtigingenportaal",
+                         via="digid", min_loa="low", accepts=(), allows_self=True)
+#: The organisation portal asks for this pseudo-service; relying parties never see it. The mock
+#: eHerkenning lets every employee of an organisation log in for it (no authorisation needed).
+ORG_PORTAL_SERVICE = Service(
+    uuid="8f0c6b2e-4a1d-5e3f-9b7c-2d4e6f8a0c13", name="Machtigingenportaal voor organisaties",
+    via="eherkenning", min_loa="substantial", accepts=(), allows_self=True)

@@ -26,16 +26,17 @@ from broker.accounts.guard import LoginGuard
 from broker.accounts.guard import TooManyAttempts
 from broker.accounts.models import ADMIN_REALM
 from broker.accounts.policy import AccountPolicy
+from broker.accounts.realms import backup_codes
+from broker.accounts.realms import login_guard
 from broker.accounts.service import Accounts
 from broker.context import BrokerContext
 from broker.db import MockAccount
 from broker.errors import InputError
-from broker.mock_idp import views as mock_views
-from broker.portal import session
+from broker.web import sessions
 from broker.web.runtime import runtime
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-SESSIONS = session.SessionKind(cookie="broker_admin", prefix="admin-session")
+SESSIONS = sessions.SessionKind(cookie="broker_admin", prefix="admin-session")
 View = Callable[..., Any]
 
 
@@ -56,7 +57,7 @@ def _address() -> str:
 
 def _stage(wanted: str) -> str | None:
     """The username of the session when it is at ``wanted``."""
-    data = session.session_data(_context(), SESSIONS)
+    data = sessions.session_data(_context(), SESSIONS)
     return data["username"] if data and data.get("stage") == wanted else None
 
 
@@ -68,8 +69,8 @@ def _to_stage(username: str, stage: str, target: str) -> Response:
 def _move_session(response: Response, username: str, stage: str) -> Response:
     """Put the login at ``stage`` under a fresh session token (no fixation), on ``response``."""
     context = _context()
-    session.close_session(context, response, SESSIONS)
-    session.open_session(context, response, SESSIONS, {"username": username, "stage": stage})
+    sessions.close_session(context, response, SESSIONS)
+    sessions.open_session(context, response, SESSIONS, {"username": username, "stage": stage})
     return response
 
 
@@ -154,7 +155,7 @@ def setup() -> Any:
 @bp.post("/uitloggen")
 def logout() -> Response:
     response = redirect(url_for("admin.login"), 303)
-    session.close_session(_context(), response, SESSIONS)
+    sessions.close_session(_context(), response, SESSIONS)
     return response
 
 
@@ -194,7 +195,7 @@ def _home(me: str, *, status: int = 200, **values: Any) -> Response:
 
 
 def _guard(realm: str) -> LoginGuard:
-    return mock_views.login_guard(_context(), realm)
+    return login_guard(_context(), realm)
 
 
 @bp.post("/accounts/<realm>/<username>/vrijgeven")
@@ -226,7 +227,7 @@ def mock_backup_codes(me: str, realm: str, username: str) -> Any:
     context = _context()
     if realm == ADMIN_REALM or context.session().get(MockAccount, (realm, username)) is None:
         return _home(me, status=404, error=InputError("Onbekend account.", "Unknown account."))
-    codes = mock_views.backup_codes(context, realm).replace(username)
+    codes = backup_codes(context, realm).replace(username)
     audit.record(context.session(), actor=f"admin:{me}", action="admin.backup_codes_issued",
                  subject=f"{realm}:{username}")
     context.session().commit()

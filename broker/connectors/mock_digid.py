@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from broker.connectors.saml import SamlConnector
 from broker.context import BrokerContext
-from broker.mock_idp.digid import mock_digid_metadata
+from broker.saml import mock_idps
 
 
 class MockDigidConnector(SamlConnector):
@@ -17,4 +17,4 @@ class MockDigidConnector(SamlConnector):
                          metadata="in-process:mock-digid", sign_requests=sign_requests)
 
     def _idp_metadata(self, source: str | None) -> bytes:
-        return mock_digid_metadata(self.context)
+        return mock_idps.idp_metadata(self.context, mock_idps.DIGID)

@@ -24,8 +24,8 @@ from broker.errors import UpstreamResponseError
 from broker.flow import Flow
 from broker.identity import Identity
 from broker.identity import Party
-from broker.mock_idp.eherkenning import mock_eherkenning_metadata
 from broker.saml import messages
+from broker.saml import mock_idps
 from broker.saml import names
 
 SERVICE_UUID = names.ETD_SERVICE_UUID
@@ -51,16 +51,14 @@ class MockEherkenningConnector(SamlConnector):
                          metadata="in-process:mock-eherkenning", sign_requests=sign_requests)
 
     def _idp_metadata(self, source: str | None) -> bytes:
-        return mock_eherkenning_metadata(self.context)
+        return mock_idps.idp_metadata(self.context, mock_idps.EHERKENNING)
 
     # -- the request -------------------------------------------------------------------------
 
     def consuming_services(self) -> tuple[tuple[int, str, str], ...]:
         """One AttributeConsumingService per service logged in to via eHerkenning: the
         catalogue's and the broker's own (the organisation portal)."""
-        from broker.web.runtime import runtime
-
-        internal = [s for s in runtime().internal_services.values() if s.via == self.via]
+        internal = [s for s in self.context.internal_services.values() if s.via == self.via]
         services = [s for s in self.context.catalogue() if s.via == self.via] + internal
         indexes = service_indexes([s.uuid for s in services])
         return tuple(sorted((indexes[s.uuid], s.name, s.uuid) for s in services))

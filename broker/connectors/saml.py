@@ -41,7 +41,6 @@ from broker.saml import messages
 from broker.saml import metadata as saml_metadata
 from broker.saml import names
 from broker.saml.xml import BINDING_REDIRECT
-from broker.web import flow_views
 
 log = logging.getLogger(__name__)
 
@@ -149,10 +148,12 @@ class SamlConnector:
             raise UpstreamResponseError(f"{self.name}: {exc}") from None
         flow = self.context.flows.awaiting_upstream(self.name, messages.in_response_to_of(document))
         verified = self._verify(document, flow)
-        flow_views.claimed(flow)  # a genuine answer: from here on errors go to the relying party
-        self._require_fresh(flow, verified)
-        return flow_views.authenticated(flow, self.identity_for(flow, verified),
-                                        mark=self._replay_mark(verified))
+        login = self.context.login
+        with login.claimed(flow):  # a genuine answer: from here on errors go to the relying party
+            self._require_fresh(flow, verified)
+            response: Response = login.authenticated(flow, self.identity_for(flow, verified),
+                                                     mark=self._replay_mark(verified))
+        return response
 
     def _verify(self, document: bytes, flow: Flow) -> messages.VerifiedAssertion:
         assert flow.upstream_request_id is not None
@@ -163,8 +164,7 @@ class SamlConnector:
                 audience=self.entity_id, in_response_to=flow.upstream_request_id,
                 now=self.context.clock(), skew=self.context.settings.clock_skew_seconds)
         except messages.StatusError as exc:  # signed by the IdP: a genuine answer to the flow
-            flow_views.claimed(flow)
-            raise self.status_error(exc) from None
+            raise self.status_error(exc).in_flow(flow) from None
         except messages.MessageError as exc:
             raise UpstreamResponseError(f"{self.name}: {exc}") from None
 

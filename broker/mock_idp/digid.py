@@ -30,15 +30,14 @@ from broker.mock_idp import views
 from broker.mock_idp.engine import PendingRequest
 from broker.mock_idp.engine import ServiceProviders
 from broker.saml import messages
+from broker.saml import mock_idps
 from broker.saml import names
 from broker.web.database import db
 
 log = logging.getLogger(__name__)
 
-#: ST-SAML style entity id: the test OIN of Logius' test environment, entity index 9000.
-ENTITY_ID = "urn:nl-eid-gdi:1.0:AD:00000099000000000001:entities:9000"
-SPEC = engine.MockIdpSpec(idp="digid", label="DigiD", entity_id=ENTITY_ID, key_name="mock-digid",
-                          prefix="/mock/digid")
+SPEC = mock_idps.DIGID
+ENTITY_ID = SPEC.entity_id
 ACTING_SUBJECT_ID = names.ST_ACTING_SUBJECT_ID
 LEGACY_BSN = names.ST_LEGACY_BSN
 CANCELLED = names.CANCELLED
@@ -50,7 +49,7 @@ def mock_digid_entity_id(context: BrokerContext) -> str:
 
 def mock_digid_metadata(context: BrokerContext) -> bytes:
     """Mock DigiD's signed IdP metadata, built in process (no HTTP)."""
-    return engine.idp_metadata(context, SPEC)
+    return mock_idps.idp_metadata(context, SPEC)
 
 
 def create_mock_digid(context: BrokerContext, csrf: CSRFProtect,

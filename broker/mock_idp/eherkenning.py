@@ -41,15 +41,14 @@ from broker.mock_idp.engine import ServiceProviders
 from broker.register.models import Mandate
 from broker.register.models import Organisation
 from broker.saml import messages
+from broker.saml import mock_idps
 from broker.saml import names
+from broker.services import ORG_PORTAL_SERVICE
 
 log = logging.getLogger(__name__)
 
-#: eTD style entity id of a test herkenningsmakelaar (test OIN, entity index 9001).
-ENTITY_ID = "urn:etoegang:HM:00000099000000000003:entities:9001"
-SPEC = engine.MockIdpSpec(idp="eherkenning", label="eHerkenning", entity_id=ENTITY_ID,
-                          key_name="mock-eherkenning",
-                          prefix="/mock/eherkenning")
+SPEC = mock_idps.EHERKENNING
+ENTITY_ID = SPEC.entity_id
 
 SERVICE_UUID = names.ETD_SERVICE_UUID
 ACTING_SUBJECT_ID = names.ETD_ACTING_SUBJECT_ID
@@ -73,7 +72,7 @@ def mock_eherkenning_entity_id(context: BrokerContext) -> str:
 
 def mock_eherkenning_metadata(context: BrokerContext) -> bytes:
     """Mock eHerkenning's signed IdP metadata, built in process (no HTTP)."""
-    return engine.idp_metadata(context, SPEC)
+    return mock_idps.idp_metadata(context, SPEC)
 
 
 def create_mock_eherkenning(context: BrokerContext, csrf: CSRFProtect,
@@ -139,8 +138,6 @@ def _is_own_organisation_service(service_uuid: str) -> bool:
     """Services about the employee's own organisation need no authorisation from it: the
     broker's organisation portal lets every employee in, and decides itself who may change
     what (its administrators)."""
-    from broker.portal.organisation import ORG_PORTAL_SERVICE
-
     return service_uuid == ORG_PORTAL_SERVICE.uuid
 
 

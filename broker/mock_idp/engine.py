@@ -32,6 +32,7 @@ from broker.saml import messages
 from broker.saml import metadata
 from broker.saml import names
 from broker.saml import signing
+from broker.saml.mock_idps import MockIdpSpec
 from broker.saml.xml import BINDING_POST
 from broker.saml.xml import SAMLP
 from broker.saml.xml import XmlError
@@ -51,20 +52,6 @@ ETD_SERVICE_UUID = names.ETD_SERVICE_UUID
 SERVICE_UUID_NAMES = (SERVICE_UUID, ETD_SERVICE_UUID)
 
 ServiceProviders = Callable[[], list[bytes]]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MockIdpSpec:
-    """Who a mock IdP is: its account table key, entity id, signing key and URL prefix."""
-
-    idp: str  #: MockAccount.idp, e.g. "digid"
-    label: str  #: what people call it, e.g. "DigiD"
-    entity_id: str
-    key_name: str
-    prefix: str  #: where its blueprint is mounted, e.g. "/mock/digid"
-
-    def sso_url(self, context: BrokerContext) -> str:
-        return context.url(self.prefix + "/sso")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,12 +76,6 @@ class PendingRequest:
 
 
 _PENDING_FIELDS = frozenset(PendingRequest.__dataclass_fields__)
-
-
-def idp_metadata(context: BrokerContext, spec: MockIdpSpec) -> bytes:
-    """Signed metadata (validUntil a week ahead) that demands signed AuthnRequests."""
-    return metadata.idp_descriptor(entity_id=spec.entity_id, key=context.key(spec.key_name),
-                                   sso_url=spec.sso_url(context), want_authn_requests_signed=True)
 
 
 def trusted_sps(service_providers: ServiceProviders) -> dict[str, metadata.EntityMetadata]:

@@ -20,20 +20,20 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
 from broker.accounts import second_factor
-from broker.accounts.backup_codes import BackupCodes
 from broker.accounts.guard import AccountLocked
-from broker.accounts.guard import LoginGuard
 from broker.accounts.guard import TooManyAttempts
-from broker.accounts.policy import AccountPolicy
+from broker.accounts.realms import backup_codes
+from broker.accounts.realms import login_guard
 from broker.context import BrokerContext
 from broker.context import Continuation
 from broker.db import MockAccount
 from broker.errors import FlowError
 from broker.mock_idp import engine
-from broker.mock_idp.engine import MockIdpSpec
 from broker.mock_idp.engine import PendingRequest
 from broker.mock_idp.engine import ServiceProviders
-from broker.web.flow_views import render_continuation
+from broker.saml import mock_idps
+from broker.saml.mock_idps import MockIdpSpec
+from broker.web.continuations import render_continuation
 
 #: The demo world's public TOTP secret, shown on the login pages (data/demo-world.toml).
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXP"  # noqa: S105
@@ -59,7 +59,7 @@ def add_protocol_routes(bp: Blueprint, context: BrokerContext, spec: MockIdpSpec
 
     @bp.get("/metadata")
     def metadata() -> Response:
-        response = make_response(engine.idp_metadata(context, spec))
+        response = make_response(mock_idps.idp_metadata(context, spec))
         response.mimetype = "application/samlmetadata+xml"
         return response
 
@@ -125,11 +125,6 @@ def authenticate(context: BrokerContext, spec: MockIdpSpec, username: str, passw
     return None
 
 
-def login_guard(context: BrokerContext, realm: str) -> LoginGuard:
-    return LoginGuard(context.store, realm, AccountPolicy.from_settings(context.settings.accounts),
-                      context.clock)
-
-
 def _matches(account: MockAccount, password: str, code: str, context: BrokerContext) -> bool:
     if len(password) > 200:
         return False
@@ -150,11 +145,6 @@ def demo_totp_qr(label: str) -> str:
     issuer = quote(f"{label} (mock)")
     return second_factor.qr_svg(f"otpauth://totp/{issuer}:demo?secret={DEMO_TOTP_SECRET}"
                                 f"&issuer={issuer}")
-
-
-def backup_codes(context: BrokerContext, realm: str) -> BackupCodes:
-    """The one-time backup codes of a mock identity provider's accounts."""
-    return BackupCodes(context.session, realm, context.settings.secret_key, context.clock)
 
 
 def _spend_backup_code(context: BrokerContext, account: MockAccount, code: str) -> bool:

@@ -11,11 +11,8 @@ from broker.context import Continuation
 from broker.errors import BrokerError
 from broker.flow import Flow
 from broker.identity import Identity
-from broker.services import Service
+from broker.services import PORTAL_SERVICE as PORTAL_SERVICE  # where the portal's views look
 
-#: The portal asks for this pseudo-service; it is not in the catalogue relying parties see.
-PORTAL_SERVICE = Service(uuid="5d6e1d3c-8f43-5f0a-9a51-2c3f5a0b7e11", name="Machtigingenportaal",
-                         via="digid", min_loa="low", accepts=(), allows_self=True)
 TICKET_SECONDS = 60
 
 

@@ -45,16 +45,12 @@ from broker.register.models import Organisation
 from broker.register.organisations import COMPANY_LEVELS
 from broker.register.organisations import Organisations
 from broker.register.service import Limits
+from broker.services import ORG_PORTAL_SERVICE
 from broker.services import Service
-from broker.web import flow_views
+from broker.web import continuations
 from broker.web.once import once
 from broker.web.runtime import runtime
 
-#: The organisation portal asks for this pseudo-service; relying parties never see it. The mock
-#: eHerkenning lets every employee of an organisation log in for it (no authorisation needed).
-ORG_PORTAL_SERVICE = Service(
-    uuid="8f0c6b2e-4a1d-5e3f-9b7c-2d4e6f8a0c13", name="Machtigingenportaal voor organisaties",
-    via="eherkenning", min_loa="substantial", accepts=(), allows_self=True)
 FRONTEND = "org_portal"
 COOKIE = "broker_org_portal"
 IDLE_SECONDS = session.IDLE_SECONDS
@@ -117,7 +113,7 @@ def home() -> Any:
 
 @bp.post("/inloggen")
 def login() -> Response:
-    return flow_views.begin(
+    return continuations.begin(
         frontend=FRONTEND, requester=FRONTEND, requester_name=ORG_PORTAL_SERVICE.name,
         service=ORG_PORTAL_SERVICE, min_loa=ORG_PORTAL_SERVICE.min_loa,
         return_to=_context().url("/machtigen/organisatie/"), request_data={})

@@ -22,13 +22,13 @@ from broker.context import BrokerContext
 from broker.errors import InputError
 from broker.portal import forms
 from broker.portal import session
-from broker.portal.frontend import PORTAL_SERVICE
 from broker.portal.frontend import take_ticket
 from broker.register.models import Mandate
 from broker.register.models import Person
 from broker.register.service import Register
+from broker.services import PORTAL_SERVICE
 from broker.services import Service
-from broker.web import flow_views
+from broker.web import continuations
 from broker.web.once import once
 from broker.web.runtime import runtime
 
@@ -73,7 +73,7 @@ def home() -> Any:
 @bp.post("/inloggen")
 def login() -> Response:
     context = _context()
-    return flow_views.begin(
+    return continuations.begin(
         frontend="portal", requester="portal", requester_name="Machtigingenportaal",
         service=PORTAL_SERVICE, min_loa=PORTAL_SERVICE.min_loa,
         return_to=context.url("/machtigen/"), request_data={})

@@ -149,18 +149,18 @@ def refusing_broker(settings: Settings) -> Iterator[Flask]:
     """The demo broker with one more route: a view that began a portal login (a flow) and
     then hands the database a text it cannot store (PostgreSQL refuses NUL in text)."""
     from broker.portal.frontend import PORTAL_SERVICE
-    from broker.web import flow_views
     from broker.web.runtime import runtime
 
     app = create_app(settings)
 
     def refused_statement() -> str:
         context = runtime().context
-        flow_views.claimed(context.flows.start(
+        flow = context.flows.start(
             browser_binding="b" * 43, frontend="portal", requester="portal",
             requester_name="Machtigingenportaal", service=PORTAL_SERVICE.uuid, min_loa="low",
-            return_to=context.url("/machtigen/"), request={}))
-        db.session.execute(text("SELECT CAST(:value AS TEXT)"), {"value": "a\x00b"})
+            return_to=context.url("/machtigen/"), request={})
+        with context.login.claimed(flow):
+            db.session.execute(text("SELECT CAST(:value AS TEXT)"), {"value": "a\x00b"})
         return "the database took it"
 
     app.add_url_rule("/_test/refused-statement", "refused_statement", refused_statement)

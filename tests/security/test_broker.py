@@ -60,7 +60,6 @@ from tests.security import test_saml_idp as saml_idp_tests
 from tests.security.test_saml_idp import LOA
 from tests.security.test_saml_idp import assertion_of
 from tests.security.test_saml_idp import authn_request
-from tests.security.test_saml_idp import fresh_request_globals
 from tests.security.test_saml_idp import redirect_get
 from tests.security.test_saml_idp import scoping
 from tests.security.test_saml_idp import upstream_request
@@ -87,7 +86,6 @@ def both(settings: Settings) -> Iterator[Flask]:
     """OIDC and SAML IdP frontends, fake DigiD (twice) and eHerkenning, clients and an SP."""
     app = create_app(settings, Components(connectors={"fake": FakeConnector}))
     app.config["TESTING"] = True
-    fresh_request_globals(app)
     with app.app_context():
         seed(db.session)
         register_client(db.session, client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask import current_app
-from flask import g
 from lxml import etree
 
 from broker import keys
@@ -85,19 +84,8 @@ def app(settings: Settings, components: Components) -> Iterator[Flask]:
     """The SAML IdP frontend tests' app (their ``config``), not this folder's stub app."""
     app = create_app(settings, components)
     app.config["TESTING"] = True
-    fresh_request_globals(app)
     with app.app_context():
         yield app
-
-
-def fresh_request_globals(app: Flask) -> None:
-    """Forget the flow an earlier request put on ``g``. Tests keep one app context open across
-    requests, so ``g`` would outlive a request, which never happens in production (one app
-    context per request) and would let the error handler answer for an earlier flow."""
-
-    @app.before_request
-    def _forget_flow() -> None:
-        g.pop("broker_flow", None)
 
 
 @pytest.fixture
@@ -499,7 +487,6 @@ def demo_app(tmp_path: Path, key_cache: Path) -> Iterator[Flask]:
     app = create_app(load_settings(demo_config("http://localhost"), instance_path=instance,
                                    environ={}))
     app.config["TESTING"] = True
-    fresh_request_globals(app)
     with app.app_context():
         seed(db.session)
         key = runtime().context.key("test-sp")

@@ -18,7 +18,7 @@ from broker.frontends.oidc import claims
 from broker.frontends.oidc import tokens
 from broker.frontends.oidc.keys import ALGORITHMS
 from broker.identity import Identity
-from broker.web import flow_views
+from broker.web import continuations
 from broker.web import input_guard
 from broker.web.answers import Answer
 from broker.web.answers import answer_unmatched
@@ -58,7 +58,7 @@ def create_blueprint(frontend: OidcFrontend) -> Blueprint:
             return redirect(authorize.error_uri(refusal.redirect_uri, refusal.error,
                                                 refusal.description, refusal.state,
                                                 issuer=frontend.issuer), 303)
-        return flow_views.begin(
+        return continuations.begin(
             frontend=frontend.name, requester=valid.client.client_id,
             requester_name=valid.client.display_name, service=valid.service,
             min_loa=valid.min_loa, return_to=valid.redirect_uri,

@@ -33,8 +33,8 @@ from broker.saml import bindings
 from broker.saml import messages
 from broker.saml import metadata
 from broker.web import answers
+from broker.web import continuations
 from broker.web import failures
-from broker.web import flow_views
 from broker.web.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class SamlIdpFrontend:
         if authn.is_passive:  # no session to answer from: NoPassive at once, no login page
             passive = sso.PassiveRequestError("IsPassive request")
             log.info("passive AuthnRequest from %s answered with NoPassive", provider.entity_id)
-            return flow_views.render_continuation(self._error_continuation(
+            return continuations.render_continuation(self._error_continuation(
                 passive, acs_url, authn.id, received.relay_state))
         try:
             with failures.raised_as_broker_errors():
@@ -113,7 +113,7 @@ class SamlIdpFrontend:
             level = sso.requested_level(authn)
         except BrokerError as refusal:
             return self._answer_early(refusal, acs_url, received)
-        return flow_views.begin(
+        return continuations.begin(
             frontend=self.name, requester=provider.entity_id,
             requester_name=_requester_name(provider, authn), service=service,
             min_loa=level or service.min_loa, return_to=acs_url,

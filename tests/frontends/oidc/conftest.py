@@ -2,7 +2,7 @@
 
 The fake connector stands in for the upstream: it records the flow it was asked to start, and
 :func:`authenticate` finishes that flow the way a real connector's callback would (flows
-.authenticated, then flow_views.finish), so these tests exercise only the OIDC frontend.
+.authenticated, then the login's finish step), so these tests exercise only the OIDC frontend.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from broker.flow import Flow
 from broker.frontends.oidc import register_client
 from broker.identity import Identity
 from broker.identity import Party
-from broker.web import flow_views
+from broker.web.continuations import render_continuation
 from broker.web.database import db
 from broker.web.runtime import runtime
 
@@ -119,7 +119,7 @@ def authenticate(app: Flask, identity: Identity) -> str:
         connector = runtime().connectors["digid"]
         flow = connector.started[-1]
         runtime().context.flows.authenticated(flow, identity)
-        response = flow_views.finish(flow, identity)
+        response = render_continuation(runtime().login.finish(flow, identity))
     return str(response.headers["Location"])
 
 

@@ -2,8 +2,8 @@
 
 The fake connectors stand in for the upstream: ``start`` remembers the flow, and their
 ``/done`` route finishes the last flow with the identity a test put on the connector, the way
-a real connector's callback would (``flow_views.authenticated``), or, with ``direct``, hands
-it straight to ``flow_views.finish``, so these tests exercise only the SAML IdP frontend.
+a real connector's callback would (``context.login.authenticated``), or, with ``direct``,
+hands it straight to the login's ``finish`` step, so these tests exercise only the SAML IdP frontend.
 The test SP is a real pysaml2 ``Saml2Client`` (no xmlsec1).
 """
 
@@ -33,7 +33,7 @@ from broker.keys import KeyPair
 from broker.saml import bindings
 from broker.saml.metadata import sp_descriptor
 from broker.saml.pysaml2_backend import make_saml2_client
-from broker.web import flow_views
+from broker.web.continuations import render_continuation
 from broker.web.database import db
 from broker.web.runtime import runtime
 
@@ -55,11 +55,12 @@ class FakeConnector:
     def __init__(self, *, name: str, context: Any, via: str = "digid",
                  idp_entity_id: str | None = None) -> None:
         self.name = name
+        self.context = context
         self.via = via
         self.idp_entity_id = idp_entity_id
         self.started: list[Flow] = []
         self.identity: Identity | None = None
-        #: finish the flow straight away (flows.authenticated + flow_views.finish), skipping
+        #: finish the flow straight away (flows.authenticated + the login's finish), skipping
         #: the core's level check and representation choice
         self.direct = False
         self.blueprint = Blueprint(f"fake_{name}", __name__)
@@ -73,8 +74,8 @@ class FakeConnector:
         assert self.identity is not None and self.started
         if self.direct:
             runtime().context.flows.authenticated(self.started[-1], self.identity)
-            return flow_views.finish(self.started[-1], self.identity)
-        return flow_views.authenticated(self.started[-1], self.identity)
+            return render_continuation(runtime().login.finish(self.started[-1], self.identity))
+        return self.context.login.authenticated(self.started[-1], self.identity)
 
 
 @pytest.fixture
