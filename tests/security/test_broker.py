@@ -38,6 +38,7 @@ from broker.saml.metadata import sp_descriptor
 from broker.saml.xml import SAML
 from broker.web.database import db
 from broker.web.runtime import runtime
+from tests.fakes import FakeConnector
 from tests.frontends.oidc.conftest import BSN_SECRET
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import SECRET
@@ -51,7 +52,6 @@ from tests.frontends.saml_idp.conftest import OMZETBELASTING
 from tests.frontends.saml_idp.conftest import SP_ACS
 from tests.frontends.saml_idp.conftest import SP_ENTITY_ID
 from tests.frontends.saml_idp.conftest import UPSTREAM_DIGID
-from tests.frontends.saml_idp.conftest import FakeConnector
 from tests.frontends.saml_idp.conftest import citizen
 from tests.frontends.saml_idp.conftest import follow
 from tests.mock_idp import support as acs_support

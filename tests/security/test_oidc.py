@@ -36,11 +36,11 @@ from broker.frontends.oidc import register_client
 from broker.frontends.oidc import tokens
 from broker.web.database import db
 from broker.web.runtime import runtime
+from tests.fakes import FakeConnector
 from tests.frontends.oidc.conftest import ACT_SECRET
 from tests.frontends.oidc.conftest import BSN_SECRET
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import SECRET
-from tests.frontends.oidc.conftest import FakeConnector
 from tests.frontends.oidc.conftest import Pkce
 from tests.frontends.oidc.conftest import authenticate
 from tests.frontends.oidc.conftest import authorize_params

@@ -20,42 +20,23 @@ from urllib.parse import urlsplit
 
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from flask import Blueprint
 from flask import Flask
-from flask import redirect
 
 from broker.components import Components
 from broker.demo.seed import seed
-from broker.flow import Flow
 from broker.frontends.oidc import register_client
 from broker.identity import Identity
 from broker.identity import Party
 from broker.web.continuations import render_continuation
 from broker.web.database import db
 from broker.web.runtime import runtime
+from tests.fakes import FakeConnector
 
 SERVICE = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # Inkomstenbelasting, digid, substantial
 REDIRECT_URI = "https://rp.example.nl/callback"
 SECRET = "s" * 40
 BSN_SECRET = "b" * 40
 ACT_SECRET = "a" * 40
-
-
-class FakeConnector:
-    """A DigiD connector that goes nowhere: it remembers the flows it was asked to start."""
-
-    label = "Fake DigiD"
-    via = "digid"
-    is_mock = True
-
-    def __init__(self, *, name: str, context: Any) -> None:
-        self.name = name
-        self.blueprint = Blueprint(f"fake_{name}", __name__)
-        self.started: list[Flow] = []
-
-    def start(self, flow: Flow) -> Any:
-        self.started.append(flow)
-        return redirect("/fake-idp", 303)
 
 
 @pytest.fixture
@@ -129,7 +110,7 @@ def login(app: Flask, client: Any, identity: Identity, client_id: str = "rp-pseu
     response = client.get("/oidc/authorize", query_string=authorize_params(
         client_id, pkce, **overrides))
     assert response.status_code in (302, 303), response.get_data(as_text=True)
-    assert response.headers["Location"].endswith("/fake-idp")
+    assert response.headers["Location"].endswith("/connect/digid/done")
     return query(authenticate(app, identity))
 
 

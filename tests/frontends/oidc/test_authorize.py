@@ -41,7 +41,7 @@ def test_authorize_valid_request_starts_flow_at_connector(app: Flask, client: An
     response = client.get("/oidc/authorize", query_string=authorize_params())
 
     assert response.status_code == 303
-    assert response.headers["Location"].endswith("/fake-idp")
+    assert response.headers["Location"].endswith("/connect/digid/done")
     assert _started(app) == 1
     with app.test_request_context():
         flow = runtime().connectors["digid"].started[0]

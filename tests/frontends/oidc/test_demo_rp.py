@@ -59,7 +59,7 @@ def _to_broker(client: Any) -> str:
     target = urlsplit(login.headers["Location"])
     assert target.path == "/oidc/authorize"
     authorize = client.get(f"{target.path}?{target.query}")
-    assert authorize.headers["Location"].endswith("/fake-idp")
+    assert authorize.headers["Location"].endswith("/connect/digid/done")
     return target.query
 
 

@@ -16,15 +16,12 @@ from typing import Any
 
 import lxml.html
 import pytest
-from flask import Blueprint
 from flask import Flask
-from flask import redirect
 from saml2 import BINDING_HTTP_POST
 from saml2.client import Saml2Client
 
 from broker.components import Components
 from broker.demo.seed import seed
-from broker.flow import Flow
 from broker.frontends.saml_idp import SamlIdpFrontend
 from broker.frontends.saml_idp.providers import register_service_provider
 from broker.identity import Identity
@@ -33,9 +30,9 @@ from broker.keys import KeyPair
 from broker.saml import bindings
 from broker.saml.metadata import sp_descriptor
 from broker.saml.pysaml2_backend import make_saml2_client
-from broker.web.continuations import render_continuation
 from broker.web.database import db
 from broker.web.runtime import runtime
+from tests.fakes import FakeConnector
 
 INKOMSTEN = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # digid, substantial
 TOESLAGEN = "1373be8a-5091-5838-ac0d-b3234dc1fa5f"  # digid, substantial
@@ -44,38 +41,6 @@ SP_ENTITY_ID = "https://sp.example.nl/saml/metadata"
 SP_ACS = "https://sp.example.nl/saml/acs"
 UPSTREAM_DIGID = "https://digid.example.nl/saml/idp/metadata"
 JAN = "999993653"
-
-
-class FakeConnector:
-    """A connector that goes nowhere; ``/done`` authenticates its last flow as ``identity``."""
-
-    label = "Fake"
-    is_mock = True
-
-    def __init__(self, *, name: str, context: Any, via: str = "digid",
-                 idp_entity_id: str | None = None) -> None:
-        self.name = name
-        self.context = context
-        self.via = via
-        self.idp_entity_id = idp_entity_id
-        self.started: list[Flow] = []
-        self.identity: Identity | None = None
-        #: finish the flow straight away (flows.authenticated + the login's finish), skipping
-        #: the core's level check and representation choice
-        self.direct = False
-        self.blueprint = Blueprint(f"fake_{name}", __name__)
-        self.blueprint.add_url_rule("/done", "done", self.done)
-
-    def start(self, flow: Flow) -> Any:
-        self.started.append(flow)
-        return redirect(f"/connect/{self.name}/done", 303)
-
-    def done(self) -> Any:
-        assert self.identity is not None and self.started
-        if self.direct:
-            runtime().context.flows.authenticated(self.started[-1], self.identity)
-            return render_continuation(runtime().login.finish(self.started[-1], self.identity))
-        return self.context.login.authenticated(self.started[-1], self.identity)
 
 
 @pytest.fixture

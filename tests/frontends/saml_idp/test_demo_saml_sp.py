@@ -16,9 +16,9 @@ from broker.saml import bindings
 from broker.saml import metadata
 from broker.web.database import db
 from broker.web.runtime import runtime
+from tests.fakes import FakeConnector
 from tests.frontends.saml_idp.conftest import INKOMSTEN
 from tests.frontends.saml_idp.conftest import JAN
-from tests.frontends.saml_idp.conftest import FakeConnector
 from tests.frontends.saml_idp.conftest import citizen
 from tests.frontends.saml_idp.conftest import follow
 from tests.frontends.saml_idp.conftest import posted_form

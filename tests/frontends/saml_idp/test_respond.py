@@ -22,10 +22,10 @@ from broker.saml import signing
 from broker.saml.xml import NS
 from broker.saml.xml import parse
 from broker.web.runtime import runtime
+from tests.fakes import FakeConnector
 from tests.frontends.saml_idp.conftest import JAN
 from tests.frontends.saml_idp.conftest import SP_ACS
 from tests.frontends.saml_idp.conftest import UPSTREAM_DIGID
-from tests.frontends.saml_idp.conftest import FakeConnector
 from tests.frontends.saml_idp.conftest import Posted
 from tests.frontends.saml_idp.conftest import citizen
 from tests.frontends.saml_idp.conftest import follow

@@ -22,11 +22,11 @@ from broker.saml.xml import parse
 from broker.saml.xml import tostring
 from broker.web.database import db
 from broker.web.runtime import runtime
+from tests.fakes import FakeConnector
 from tests.frontends.saml_idp.conftest import INKOMSTEN
 from tests.frontends.saml_idp.conftest import SP_ACS
 from tests.frontends.saml_idp.conftest import SP_ENTITY_ID
 from tests.frontends.saml_idp.conftest import UPSTREAM_DIGID
-from tests.frontends.saml_idp.conftest import FakeConnector
 from tests.frontends.saml_idp.conftest import posted_form
 
 SSO = "http://localhost/saml/idp/sso"
