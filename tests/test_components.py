@@ -41,16 +41,19 @@ def _declared() -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 def demo(instance_path: Path, tmp_path: Path) -> Iterator[Runtime]:
-    """The demo broker plus a generic SAML connector on the mock DigiD's metadata: between
-    them, one component of every type the project declares."""
+    """The demo broker plus the connectors to real identity providers (generic SAML,
+    eHerkenning) on the mock IdPs' metadata: between them, one component of every type the
+    project declares."""
     first = create_app(load_settings(demo_config("http://localhost"), instance_path=instance_path,
                                      environ={}))
-    metadata = tmp_path / "digid-metadata.xml"
-    metadata.write_bytes(first.test_client().get("/mock/digid/metadata").data)
+    for idp in ("digid", "eherkenning"):
+        (tmp_path / f"{idp}.xml").write_bytes(first.test_client().get(f"/mock/{idp}/metadata").data)
     release(first)
     config = demo_config("http://localhost")
     config["connectors"]["generic"] = {"type": "saml", "label": "Generic SAML",
-                                       "metadata": str(metadata)}
+                                       "metadata": str(tmp_path / "digid.xml")}
+    config["connectors"]["eh"] = {"type": "eherkenning",
+                                  "metadata": str(tmp_path / "eherkenning.xml")}
     app = create_app(load_settings(config, instance_path=instance_path, environ={}))
     runtime = app.extensions["broker"]
     assert isinstance(runtime, Runtime)

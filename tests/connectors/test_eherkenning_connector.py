@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from lxml import etree
 
-from broker.connectors.mock_eherkenning import service_indexes
+from broker.connectors.eherkenning import service_indexes
 from broker.errors import RepresentationError
 from broker.errors import UpstreamResponseError
 from broker.identity import Identity
