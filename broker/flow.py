@@ -36,6 +36,7 @@ from broker.errors import FlowError
 from broker.errors import UpstreamAnswerUsedError
 from broker.errors import UpstreamResponseError
 from broker.identity import Identity
+from broker.pipeline import Option
 from broker.state import StateStore
 
 if TYPE_CHECKING:
@@ -68,15 +69,28 @@ class Flow:
     max_age: int | None = None
     connector: str | None = None
     upstream_request_id: str | None = None
-    identity: dict[str, Any] | None = None
-    options: list[dict[str, Any]] = field(default_factory=list)
+    identity: Identity | None = None  #: who authenticated (and, once chosen, for whom)
+    options: list[Option] = field(default_factory=list)  #: what the chooser offered
     state: str = STARTED
     created_at: str = ""
 
     def get_identity(self) -> Identity:
         if self.identity is None:
             raise FlowError("flow has no identity yet")
-        return Identity.from_dict(self.identity)
+        return self.identity
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the store keeps: the fields, with the identity and the options as plain data."""
+        data = dict(vars(self))
+        data["identity"] = self.identity.to_dict() if self.identity is not None else None
+        data["options"] = [option.to_dict() for option in self.options]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Flow:
+        identity, options = data.get("identity"), data.get("options") or ()
+        return cls(**{**data, "identity": Identity.from_dict(identity) if identity else None,
+                      "options": [Option.from_dict(option) for option in options]})
 
     def started_at(self) -> datetime:
         """When the flow began (timezone-aware, from the flows' clock)."""
@@ -126,7 +140,7 @@ class Flows:
         data = self._store.get(_key(flow_id)) if _plausible(flow_id) else None
         if data is None:
             raise FlowError("unknown or expired flow")
-        flow = Flow(**data)
+        flow = Flow.from_dict(data)
         if browser_binding is None or not hmac.compare_digest(
                 flow.browser, browser_digest(browser_binding)):
             raise FlowError("flow does not belong to this browser")
@@ -159,7 +173,7 @@ class Flows:
         data = self._store.get(_key(mark["flow"]))
         if data is None:
             raise FlowError("flow expired while at the identity provider")
-        flow = Flow(**data)
+        flow = Flow.from_dict(data)
         if flow.state != UPSTREAM or flow.connector != connector or (
                 flow.upstream_request_id != in_response_to):
             raise UpstreamResponseError("response does not answer this flow's request")
@@ -173,7 +187,7 @@ class Flows:
         verified answer to the same request (or one that loses a race with the first) raises
         :class:`UpstreamAnswerUsedError`, a replayed assertion UpstreamResponseError; either
         changes nothing."""
-        flow.identity, flow.state = identity.to_dict(), AUTHENTICATED
+        flow.identity, flow.state = identity, AUTHENTICATED
         if self._journal is not None:
             self._journal.opened(flow, identity, self._clock() + timedelta(
                 seconds=self._lifetime))
@@ -182,18 +196,18 @@ class Flows:
             return
         stopped = self._store.advance(
             take=_request_key(flow.connector, flow.upstream_request_id),
-            put=(_key(flow.id), vars(flow), self._lifetime), mark=mark)
+            put=(_key(flow.id), flow.to_dict(), self._lifetime), mark=mark)
         if stopped == "taken":
             raise UpstreamAnswerUsedError("InResponseTo already used")
         if stopped == "marked":
             raise UpstreamResponseError("assertion replayed")
 
-    def offer(self, flow: Flow, options: list[dict[str, Any]]) -> None:
+    def offer(self, flow: Flow, options: list[Option]) -> None:
         flow.options = options
         self._save(flow)
 
     def chosen(self, flow: Flow, identity: Identity) -> None:
-        flow.identity, flow.state = identity.to_dict(), CHOSEN
+        flow.identity, flow.state = identity, CHOSEN
         self._save(flow)
 
     def complete(self, flow: Flow) -> None:
@@ -223,8 +237,7 @@ class Flows:
             self._store.delete(_request_key(flow.connector, flow.upstream_request_id))
 
     def _save(self, flow: Flow) -> None:
-        # a shallow view, not dataclasses.asdict's deep copy: the store serialises it at once
-        self._store.put(_key(flow.id), vars(flow), self._lifetime)
+        self._store.put(_key(flow.id), flow.to_dict(), self._lifetime)
 
 
 def _key(flow_id: str) -> str:

@@ -202,7 +202,7 @@ class Login:
                 return self.finish(flow, identity)
             if not service.allows_self and len(options) == 1:
                 return self.finish(flow, identity.acting_for(*options[0].links))
-            self.context.flows.offer(flow, [option.to_dict() for option in options])
+            self.context.flows.offer(flow, options)
             return Chooser(flow, service, options)
 
     def chooser(self, flow_id: str, browser_binding: str | None) -> Chooser:
@@ -210,7 +210,7 @@ class Login:
         flow = self.context.flows.load(flow_id, browser_binding, AUTHENTICATED)
         with self.claimed(flow):
             _, service = self._offered(flow)
-            return Chooser(flow, service, [Option.from_dict(o) for o in flow.options])
+            return Chooser(flow, service, flow.options)
 
     def choose(self, flow_id: str, browser_binding: str | None, choice: str) -> Continuation:
         """The person's answer to "on whose behalf?". It must be one of the offered options,
@@ -218,7 +218,7 @@ class Login:
         flow = self.context.flows.load(flow_id, browser_binding, AUTHENTICATED)
         with self.claimed(flow):
             identity, service = self._offered(flow)
-            offered = {Option.from_dict(o).key for o in flow.options}
+            offered = {option.key for option in flow.options}
             if choice == "self" and service.allows_self:
                 return self.finish(flow, identity)
             current = {option.key: option for option in self._options(identity, service)}
@@ -258,7 +258,7 @@ class Login:
 
     def _record_failure(self, flow: Flow, error: BrokerError) -> None:
         """Audit a login that ends in an error answered to the relying party."""
-        acting = Identity.from_dict(flow.identity).acting if flow.identity else None
+        acting = flow.identity.acting if flow.identity else None
         audit.record(self.context.session(),
                      actor=_party(acting) if acting else "anonymous", action="login.failed",
                      subject=flow.requester,

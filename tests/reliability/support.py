@@ -285,7 +285,7 @@ class LiveTargets:
             context.flows.authenticated(flow, jan)
             context.flows.offer(flow, [Option(links=(Link(
                 party=Party(id="999990676", id_type="bsn"), mandate_id="m", kind="voluntary"),),
-                source="fuzz").to_dict()])
+                source="fuzz")])
         return str(flow.id)
 
     def _stage_session(self, context: Any, username: str, stage: str) -> str:
