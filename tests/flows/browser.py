@@ -6,6 +6,7 @@ party (whose address is not served) and read what the relying party would receiv
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -19,6 +20,10 @@ import requests
 from broker.mock_idp.engine import totp
 
 TOTP_SECRET = "JBSWY3DPEHPK3PXP"
+#: an activation code as a page shows it: three groups of the codes' alphabet, standing alone
+#: (not the digits-only groups a mandate's UUID in a link may happen to have)
+ACTIVATION_CODE = re.compile(r"(?<![\w-])[ACDEFGHJKMNPQRTUVWXYZ2345679]{4}"
+                             r"(?:-[ACDEFGHJKMNPQRTUVWXYZ2345679]{4}){2}(?![\w-])")
 
 
 @dataclass

@@ -3,7 +3,6 @@
 Each scenario ends where it matters: at the next login's chooser.
 """
 
-import re
 from datetime import date
 from datetime import timedelta
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 
 from broker.frontends.oidc.clients import register_client
 from broker.register.models import Mandate
+from tests.flows.browser import ACTIVATION_CODE
 from tests.flows.browser import Arrival
 from tests.flows.browser import Browser
 from tests.flows.rp import INKOMSTEN
@@ -72,7 +72,7 @@ def test_jan_mandates_pieter_who_activates_and_then_may_log_in_for_jan(
     portal_login(browser, "jan")
     page = give(browser, [INKOMSTEN])
     assert page.status_code == 200
-    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", page.text).group(0)
+    code = ACTIVATION_CODE.search(page.text).group(0)
     portal_logout(browser)
     portal_login(browser, "pieter")
     page = fill(browser, "/machtigen/activeren", code=code.lower(), bsn=JAN,
@@ -112,7 +112,7 @@ def test_give_without_csrf_token_is_refused(browser: Browser, broker_db: Any) ->
 def test_wrong_activation_gets_one_message_whatever_was_wrong(browser: Browser,
                                                               wrong: str) -> None:
     portal_login(browser, "jan")
-    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", give(browser, [INKOMSTEN]).text)
+    code = ACTIVATION_CODE.search(give(browser, [INKOMSTEN]).text)
     portal_logout(browser)
     portal_login(browser, "pieter")
     data = {"code": code.group(0), "bsn": JAN, "birth_date": "1950-03-14"}
@@ -190,7 +190,7 @@ def test_expired_activation_code_gets_the_same_message(browser: Browser, broker_
     from broker.register.models import ActivationCode
 
     portal_login(browser, "jan")
-    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", give(browser, [INKOMSTEN]).text)
+    code = ACTIVATION_CODE.search(give(browser, [INKOMSTEN]).text)
     assert code
     portal_logout(browser)
     for record in broker_db.query(ActivationCode).all():

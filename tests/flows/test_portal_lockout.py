@@ -1,10 +1,10 @@
 """Wrong activation attempts lock the code, then the person, each with a clear message."""
 
-import re
 from typing import Any
 
 import pytest
 
+from tests.flows.browser import ACTIVATION_CODE
 from tests.flows.browser import Browser
 from tests.flows.rp import INKOMSTEN
 from tests.flows.test_portal import JAN
@@ -24,7 +24,7 @@ def config(config: dict[str, Any]) -> dict[str, Any]:
 
 def _code_from_jan(browser: Browser) -> str:
     portal_login(browser, "jan")
-    match = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}", give(browser, [INKOMSTEN]).text)
+    match = ACTIVATION_CODE.search(give(browser, [INKOMSTEN]).text)
     assert match
     portal_logout(browser)
     return match.group(0)

@@ -8,7 +8,6 @@ in the pass with PostgreSQL and Redis, two threads of one broker otherwise.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from datetime import timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from broker.config import demo_config
+from tests.flows.browser import ACTIVATION_CODE
 from tests.flows.browser import Browser
 from tests.flows.rp import INKOMSTEN
 from tests.flows.test_portal import portal_login
@@ -29,7 +29,7 @@ ADMIN, ADMIN_PASSWORD = "beheerder", "beheer-demo-2026"
 JAN = "999993653"
 MAX_FAILURES = 5  # [accounts] max_failures, and [register] attempts_per_code: the defaults
 ATTEMPTS_PER_PERSON = 10  # [register] attempts_per_person, the default
-CODE = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}")
+CODE = ACTIVATION_CODE
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ PostgreSQL and Redis, two threads of one broker otherwise.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from sqlalchemy import select
 
 from broker.mock_idp.pseudonyms import employee_pseudonym
 from broker.register.models import Mandate
+from tests.flows.browser import ACTIVATION_CODE
 from tests.flows.browser import Browser
 from tests.flows.rp import INKOMSTEN
 from tests.flows.rp import TOESLAGEN
@@ -31,7 +31,7 @@ JAN, FATIMA, HENK = "999993653", "999990676", "999992570"
 BAKERY = "10000001"
 EVA = employee_pseudonym(BAKERY, "eva")
 OMZET = "ccc77903-dc20-519b-bf8a-35c0b74d02e2"
-CODE = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}")
+CODE = ACTIVATION_CODE
 UNTIL = (date.today() + timedelta(days=30)).isoformat()
 
 
