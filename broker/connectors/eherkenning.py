@@ -28,13 +28,6 @@ from broker.identity import Party
 from broker.saml import messages
 from broker.saml import names
 
-SERVICE_UUID = names.ETD_SERVICE_UUID
-ACTING_SUBJECT_ID = names.ETD_ACTING_SUBJECT_ID
-LEGAL_SUBJECT_ID = names.ETD_LEGAL_SUBJECT_ID
-COMPANY_NAME = names.ETD_COMPANY_NAME
-BRANCH = names.ETD_BRANCH
-PSEUDO = names.ETD_PSEUDO
-KVKNR = names.ETD_KVKNR
 #: AttributeConsumingService indexes are drawn from 1..MAX_INDEX (xs:unsignedShort fits).
 MAX_INDEX = 9999
 _MAX_PSEUDONYM = 120
@@ -42,7 +35,7 @@ _MAX_NAME = 200
 
 
 class EherkenningConnector(SamlConnector):
-    service_attribute: str = SERVICE_UUID
+    service_attribute: str = names.ETD_SERVICE_UUID
 
     def __init__(self, *, name: str, context: BrokerContext, label: str = "eHerkenning",
                  via: str = "eherkenning", metadata: str | None = None,
@@ -83,7 +76,7 @@ class EherkenningConnector(SamlConnector):
 
     def identity_for(self, flow: Flow, verified: messages.VerifiedAssertion) -> Identity:
         """The identity, once the assertion is shown to be about the flow's service."""
-        services = verified.attributes.get(SERVICE_UUID, ())
+        services = verified.attributes.get(names.ETD_SERVICE_UUID, ())
         if services != (flow.service,):
             raise UpstreamResponseError(f"{self.name}: assertion is not for the flow's service")
         return self.identity(verified)
@@ -93,10 +86,10 @@ class EherkenningConnector(SamlConnector):
         level = loa.from_uri(verified.authn_context)
         if level is None:
             raise UpstreamResponseError(f"{self.name}: unknown AuthnContextClassRef")
-        attributes = {SERVICE_UUID: verified.attributes.get(SERVICE_UUID, ())}
+        attributes = {names.ETD_SERVICE_UUID: verified.attributes.get(names.ETD_SERVICE_UUID, ())}
         branch = self._branch(verified)
         if branch:
-            attributes[BRANCH] = (branch,)
+            attributes[names.ETD_BRANCH] = (branch,)
         return Identity(
             acting=Party(id=self._pseudonym(verified), id_type="pseudonym"),
             organisation=Party(id=self._kvk(verified), id_type="kvk",
@@ -105,7 +98,7 @@ class EherkenningConnector(SamlConnector):
             upstream_issuer=verified.issuer, attributes=attributes)
 
     def _pseudonym(self, verified: messages.VerifiedAssertion) -> str:
-        values = _qualified(verified, ACTING_SUBJECT_ID, PSEUDO)
+        values = _qualified(verified, names.ETD_ACTING_SUBJECT_ID, names.ETD_PSEUDO)
         if len(values) != 1:
             raise UpstreamResponseError(f"{self.name}: assertion names no single pseudonym")
         value = values[0]
@@ -114,7 +107,7 @@ class EherkenningConnector(SamlConnector):
         return value
 
     def _kvk(self, verified: messages.VerifiedAssertion) -> str:
-        values = _qualified(verified, LEGAL_SUBJECT_ID, KVKNR)
+        values = _qualified(verified, names.ETD_LEGAL_SUBJECT_ID, names.ETD_KVKNR)
         if len(values) != 1:
             raise UpstreamResponseError(f"{self.name}: assertion names no single KvK number")
         if not identifiers.is_kvk(values[0]):
@@ -122,13 +115,13 @@ class EherkenningConnector(SamlConnector):
         return values[0]
 
     def _company_name(self, verified: messages.VerifiedAssertion) -> str | None:
-        values = verified.attributes.get(COMPANY_NAME, ())
+        values = verified.attributes.get(names.ETD_COMPANY_NAME, ())
         if len(values) != 1 or not values[0].strip():
             return None
         return values[0].strip()[:_MAX_NAME]
 
     def _branch(self, verified: messages.VerifiedAssertion) -> str | None:
-        values = verified.attributes.get(BRANCH, ())
+        values = verified.attributes.get(names.ETD_BRANCH, ())
         if not values:
             return None
         if len(values) != 1 or not identifiers.is_branch_number(values[0]):
