@@ -42,6 +42,10 @@ from broker.state import StateStore
 if TYPE_CHECKING:
     from broker.journal import LoginJournal
 
+#: where flows and the upstream requests waiting for an answer are kept in the state store
+FLOW_KEYS = "flow:"
+UPSTREAM_REQUEST_KEYS = "upstream-request:"
+
 STARTED = "started"
 UPSTREAM = "upstream"
 AUTHENTICATED = "authenticated"
@@ -137,7 +141,7 @@ class Flows:
 
     def load(self, flow_id: str, browser_binding: str | None, *expected: str) -> Flow:
         """The flow ``flow_id`` if this browser began it and it is in one of ``expected``."""
-        data = self._store.get(_key(flow_id)) if _plausible(flow_id) else None
+        data = self._store.get(flow_key(flow_id)) if _plausible(flow_id) else None
         if data is None:
             raise FlowError("unknown or expired flow")
         flow = Flow.from_dict(data)
@@ -170,7 +174,7 @@ class Flows:
         mark = self._store.get(_request_key(connector, in_response_to))
         if mark is None:
             raise UpstreamResponseError("InResponseTo unknown, expired or already used")
-        data = self._store.get(_key(mark["flow"]))
+        data = self._store.get(flow_key(mark["flow"]))
         if data is None:
             raise FlowError("flow expired while at the identity provider")
         flow = Flow.from_dict(data)
@@ -196,7 +200,7 @@ class Flows:
             return
         stopped = self._store.advance(
             take=_request_key(flow.connector, flow.upstream_request_id),
-            put=(_key(flow.id), flow.to_dict(), self._lifetime), mark=mark)
+            put=(flow_key(flow.id), flow.to_dict(), self._lifetime), mark=mark)
         if stopped == "taken":
             raise UpstreamAnswerUsedError("InResponseTo already used")
         if stopped == "marked":
@@ -217,7 +221,7 @@ class Flows:
         if self._journal is not None:
             if not self._journal.closed(flow):
                 raise FlowError("flow already completed")
-        elif self._store.take(_key(flow.id)) is None:
+        elif self._store.take(flow_key(flow.id)) is None:
             raise FlowError("flow already completed")
 
     def close(self, flow: Flow) -> bool:
@@ -231,21 +235,22 @@ class Flows:
     def forget(self, flow: Flow) -> None:
         """Remove the flow from the store, and its upstream request while it still waits for
         its answer (:meth:`authenticated` used it up)."""
-        self._store.delete(_key(flow.id))
+        self._store.delete(flow_key(flow.id))
         if flow.state == UPSTREAM and flow.connector is not None and (
                 flow.upstream_request_id is not None):
             self._store.delete(_request_key(flow.connector, flow.upstream_request_id))
 
     def _save(self, flow: Flow) -> None:
-        self._store.put(_key(flow.id), flow.to_dict(), self._lifetime)
+        self._store.put(flow_key(flow.id), flow.to_dict(), self._lifetime)
 
 
-def _key(flow_id: str) -> str:
-    return f"flow:{flow_id}"
+def flow_key(flow_id: str) -> str:
+    """The state-store key of flow ``flow_id``."""
+    return FLOW_KEYS + flow_id
 
 
 def _request_key(connector: str, request_id: str) -> str:
-    return f"upstream-request:{connector}:{request_id}"
+    return f"{UPSTREAM_REQUEST_KEYS}{connector}:{request_id}"
 
 
 def _plausible(flow_id: str) -> bool:

@@ -12,6 +12,7 @@ from broker.errors import UpstreamResponseError
 from broker.flow import AUTHENTICATED
 from broker.flow import UPSTREAM
 from broker.flow import Flows
+from broker.flow import flow_key
 from broker.identity import Identity
 from broker.identity import Party
 from broker.state import SqlStateStore
@@ -154,10 +155,10 @@ def test_flow_stored_before_force_authn_existed_still_loads(database: Any) -> No
     store = SqlStateStore(lambda: database)
     flows = Flows(store, lifetime=900)
     flow = flows.start(browser_binding="b", **FIELDS)
-    data = store.get(f"flow:{flow.id}")
+    data = store.get(flow_key(flow.id))
     assert data is not None
     for name in ("force_authn", "max_age"):
         del data[name]
-    store.put(f"flow:{flow.id}", data, 900)
+    store.put(flow_key(flow.id), data, 900)
     loaded = flows.load(flow.id, "b")
     assert loaded.force_authn is False and loaded.max_age is None

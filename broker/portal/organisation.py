@@ -82,10 +82,6 @@ def current_user(context: BrokerContext) -> OrgUser | None:
     return OrgUser(**data) if data else None
 
 
-def _key(token: str) -> str:
-    return session.key(ORG_SESSIONS, token)
-
-
 # -- pages -----------------------------------------------------------------------------------
 
 

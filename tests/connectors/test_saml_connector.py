@@ -21,6 +21,7 @@ from broker.errors import InsufficientLoaError
 from broker.errors import UpstreamCancelledError
 from broker.errors import UpstreamError
 from broker.errors import UpstreamResponseError
+from broker.flow import flow_key
 from broker.frontends.saml_idp import sso
 from broker.keys import generate
 from broker.loa import EIDAS_URI
@@ -163,7 +164,7 @@ def test_acs_valid_response_authenticates_flow(app: Flask) -> None:
     assert response.location.endswith(f"/flow/{started.flow_id}/continue")
     assert flow_state(app, started.flow_id) == "authenticated"
     with app.app_context():
-        data = runtime_of(app).context.store.get(f"flow:{started.flow_id}")
+        data = runtime_of(app).context.store.get(flow_key(started.flow_id))
     assert data is not None
     identity = data["identity"]
     assert identity["acting"] == {"id": JAN_BSN, "id_type": "bsn", "name": None}

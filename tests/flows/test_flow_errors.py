@@ -7,6 +7,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 
+from broker.flow import flow_key
 from broker.frontends.oidc.clients import register_client
 from broker.state import StateStore
 from tests.flows.browser import Arrival
@@ -74,7 +75,7 @@ def test_expired_flow_shows_a_clear_page(browser: Browser, rp: OidcRelyingParty,
     flow_id = browser.last.url.split("/flow/")[1].split("/")[0]
     store: StateStore = live_app.extensions["broker"].context.store
     with live_app.app_context():
-        store.delete(f"flow:{flow_id}")  # what expiry does
+        store.delete(flow_key(flow_id))  # what expiry does
     page = browser.session.get(browser.last.url, timeout=10)
     _assert_flow_error_page(page)
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from broker.mock_idp.pseudonyms import employee_pseudonym
 from broker.portal import organisation as org_portal
+from broker.portal import session
 from broker.register.models import MACHTIGINGENBEHEERDER
 from broker.register.models import REVOKED
 from broker.register.models import Mandate
@@ -31,8 +32,8 @@ def portal_session(app: Flask, browser: Browser, pseudonym: str, kvk: str) -> No
     token = secrets.token_urlsafe(32)
     with app.app_context():
         app.extensions["broker"].context.store.put(
-            org_portal._key(token), {"pseudonym": pseudonym, "kvk": kvk, "loa": "substantial"},
-            org_portal.IDLE_SECONDS)
+            session.key(org_portal.ORG_SESSIONS, token),
+            {"pseudonym": pseudonym, "kvk": kvk, "loa": "substantial"}, org_portal.IDLE_SECONDS)
     browser.session.cookies.set(org_portal.COOKIE, token)
 
 

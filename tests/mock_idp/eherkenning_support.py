@@ -18,6 +18,7 @@ from broker.components import Components
 from broker.components import SamlServiceProvider
 from broker.config import load_settings
 from broker.demo.seed import seed
+from broker.flow import flow_key
 from broker.keys import KeyPair
 from broker.loa import ETOEGANG_URI
 from broker.mock_idp import engine
@@ -91,14 +92,14 @@ def start_eh_flow(app: Flask, min_loa: str = "substantial",
             requester_name="RP", service=service, min_loa=min_loa, return_to=RP_ACS,
             request={})
         response = rt.connectors["eherkenning"].start(flow)
-        data = rt.context.store.get(f"flow:{flow.id}")
+        data = rt.context.store.get(flow_key(flow.id))
     assert response.status_code == 303 and data is not None
     return Started(flow.id, data["upstream_request_id"], response.location)
 
 
 def flow_data(app: Flask, flow_id: str) -> dict[str, Any] | None:
     with app.app_context():
-        data = runtime_of(app).context.store.get(f"flow:{flow_id}")
+        data = runtime_of(app).context.store.get(flow_key(flow_id))
     return data
 
 

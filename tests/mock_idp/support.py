@@ -26,6 +26,7 @@ from broker.context import Continuation
 from broker.demo.seed import seed
 from broker.errors import BrokerError
 from broker.flow import Flow
+from broker.flow import flow_key
 from broker.identity import Identity
 from broker.keys import KeyPair
 from broker.loa import EIDAS_URI
@@ -120,7 +121,7 @@ def start_flow(app: Flask, min_loa: str = "substantial") -> Started:
             requester_name="RP", service=SERVICE, min_loa=min_loa, return_to=RP_ACS,
             request={})
         response = rt.connectors["digid"].start(flow)
-        data = rt.context.store.get(f"flow:{flow.id}")
+        data = rt.context.store.get(flow_key(flow.id))
     assert response.status_code == 303 and data is not None
     return Started(flow.id, data["upstream_request_id"], response.location)
 
@@ -128,7 +129,7 @@ def start_flow(app: Flask, min_loa: str = "substantial") -> Started:
 def flow_state(app: Flask, flow_id: str) -> str | None:
     """The flow's state, or None once it is gone (failed or completed)."""
     with app.app_context():
-        data = runtime_of(app).context.store.get(f"flow:{flow_id}")
+        data = runtime_of(app).context.store.get(flow_key(flow_id))
     return data["state"] if data else None
 
 

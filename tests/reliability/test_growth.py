@@ -13,6 +13,8 @@ from broker.clock import aware
 from broker.clock import utcnow
 from broker.db import EphemeralState
 from broker.db import StateCounter
+from broker.flow import FLOW_KEYS
+from broker.flow import UPSTREAM_REQUEST_KEYS
 from broker.web.database import db
 from tests import services
 from tests.flows.browser import Browser
@@ -67,13 +69,13 @@ def test_expired_state_of_abandoned_login_requests_is_swept(live_app: Flask,
     for _ in range(5):
         browser.open(base_url + "/machtigen/")
         browser.submit("form[action$='/machtigen/inloggen']")  # to mock DigiD, and no further
-    assert services.stored_state(live_app, "flow:")
-    services.expire_state(live_app, "flow:")
-    services.expire_state(live_app, "upstream-request:")
+    assert services.stored_state(live_app, FLOW_KEYS)
+    services.expire_state(live_app, FLOW_KEYS)
+    services.expire_state(live_app, UPSTREAM_REQUEST_KEYS)
     swept = _sweep(live_app)
     if services.redis_url():
         assert swept.expired_state == 0  # Redis expired them itself
     else:
         assert swept.expired_state >= 10
-    assert not services.stored_state(live_app, "flow:")
-    assert not services.stored_state(live_app, "upstream-request:")
+    assert not services.stored_state(live_app, FLOW_KEYS)
+    assert not services.stored_state(live_app, UPSTREAM_REQUEST_KEYS)

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
+from broker.flow import flow_key
 from broker.mock_idp.digid import ENTITY_ID
 from broker.saml.xml import DS
 from broker.saml.xml import SAML
@@ -190,7 +191,7 @@ def test_sso_01_at_acs_replay_into_a_new_flow_is_refused(app: Flask) -> None:
     second = start_flow(app)
     with app.app_context():  # the attacker's new flow waits for the very same request id
         rt = runtime_of(app)
-        data = rt.context.store.get(f"flow:{second.flow_id}")
+        data = rt.context.store.get(flow_key(second.flow_id))
         assert data is not None
         flow = rt.context.flows.load(second.flow_id, BINDING)
         rt.context.flows.upstream_started(flow, "digid", first.request_id)

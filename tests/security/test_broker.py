@@ -26,7 +26,10 @@ from broker.app import create_app
 from broker.components import Components
 from broker.config import Settings
 from broker.demo.seed import seed
+from broker.flow import FLOW_KEYS
+from broker.flow import flow_key
 from broker.frontends.oidc import register_client
+from broker.frontends.oidc import tokens
 from broker.frontends.saml_idp import SamlIdpFrontend
 from broker.frontends.saml_idp.providers import register_service_provider
 from broker.identity import Identity
@@ -181,8 +184,8 @@ def _assert_oidc_error(response: Any, error: str) -> None:
     assert location.startswith(REDIRECT_URI + "?")
     answer = query(location)
     assert answer["error"] == error and "code" not in answer
-    assert _stored("oidc-code:") == 0 and _stored("oidc-token:") == 0
-    assert _stored("flow:") == 0
+    assert _stored(tokens.CODE_KEYS) == 0 and _stored(tokens.TOKEN_KEYS) == 0
+    assert _stored(FLOW_KEYS) == 0
 
 
 def person(connector: str = "digid", loa: str = "substantial", bsn: str = JAN) -> Identity:
@@ -237,7 +240,7 @@ def test_brk_01_upstream_of_another_kind_cannot_finish_a_citizen_flow(
         assert refused.status_code == 400
         assert "Location" not in refused.headers
     assert _connector("eh").started == [] and _connector("digid").started == []
-    assert _stored("oidc-code:") == 0
+    assert _stored(tokens.CODE_KEYS) == 0
 
 
 def test_brk_01_mock_eherkenning_will_not_take_a_bsn_as_its_acting_subject(
@@ -361,7 +364,7 @@ def _fresh_flow(app: Flask, *, started: datetime | None = None,
         if started is not None:
             flow.created_at = started.isoformat()
         response = rt.connectors["digid"].start(flow)
-        data = rt.context.store.get(f"flow:{flow.id}")
+        data = rt.context.store.get(flow_key(flow.id))
     assert response.status_code == 303 and data is not None
     assert upstream_request(response.location).get("ForceAuthn") == "true"
     return acs_support.Started(flow.id, data["upstream_request_id"], response.location)
@@ -455,7 +458,7 @@ def test_brk_04_invalid_max_age_gets_invalid_request_and_no_flow(
     assert response.status_code == 303
     answer = query(response.headers["Location"])
     assert answer["error"] == "invalid_request" and "code" not in answer
-    assert _stored("flow:") == 0 and _connector("digid").started == []
+    assert _stored(FLOW_KEYS) == 0 and _connector("digid").started == []
 
 
 # --- BRK-05: upstream choice injection ------------------------------------------------------
@@ -541,7 +544,7 @@ def test_brk_06_friendly_name_is_never_used_to_map(acs_app: Flask) -> None:
     assert response.status_code == 303
     assert acs_support.flow_state(acs_app, started.flow_id) == "authenticated"
     with acs_app.app_context():
-        data = acs_support.runtime_of(acs_app).context.store.get(f"flow:{started.flow_id}")
+        data = acs_support.runtime_of(acs_app).context.store.get(flow_key(started.flow_id))
     assert data is not None and data["identity"]["acting"]["id"] == JAN
 
 

@@ -106,8 +106,8 @@ def _stored(prefix: str) -> int:
 
 def _nothing_issued() -> None:
     assert _started() == 0, "a flow was started"
-    assert _stored("oidc-code:") == 0, "a code was issued"
-    assert _stored("oidc-token:") == 0, "an access token was issued"
+    assert _stored(tokens.CODE_KEYS) == 0, "a code was issued"
+    assert _stored(tokens.TOKEN_KEYS) == 0, "an access token was issued"
 
 
 def _assert_error_page(response: Any) -> None:
@@ -135,7 +135,7 @@ def _assert_error_redirect(response: Any, error: str, state: str | None = "st-12
 def _assert_no_tokens(response: Any) -> None:
     body = response.get_json() or {}
     assert "access_token" not in body and "id_token" not in body and "refresh_token" not in body
-    assert _stored("oidc-token:") == 0
+    assert _stored(tokens.TOKEN_KEYS) == 0
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -362,9 +362,9 @@ def test_oidc_10_code_lives_at_most_sixty_seconds_and_expired_code_is_refused(
         oidc_app: Flask, rp: Any) -> None:
     pkce = Pkce()
     code = login(oidc_app, rp, person(), pkce=pkce)["code"]
-    (stored,) = stored_state(oidc_app, "oidc-code:").values()
+    (stored,) = stored_state(oidc_app, tokens.CODE_KEYS).values()
     assert timedelta(0) < stored.left <= timedelta(seconds=60)
-    _expire("oidc-code:")
+    _expire(tokens.CODE_KEYS)
 
     response = redeem(rp, code, pkce)
 
@@ -813,7 +813,7 @@ def test_oidc_31_userinfo_refuses_bad_tokens_with_bearer_error(
     if how == "query-string":
         headers, url = {}, f"/oidc/userinfo?access_token={token}"
     elif how == "expired":
-        _expire("oidc-token:")
+        _expire(tokens.TOKEN_KEYS)
     elif how == "revoked":
         redeem(rp, code, Pkce())
     elif how == "id-token":
@@ -867,8 +867,8 @@ def test_lib_17_code_store_never_holds_usable_codes_or_tokens(oidc_app: Flask, r
     keys = " ".join(stored)
     values = " ".join(entry.value for entry in stored.values())
 
-    assert not any(key.startswith("oidc-code:") for key in stored)  # taken when redeemed
-    assert any(key.startswith("oidc-token:") for key in stored)
+    assert not any(key.startswith(tokens.CODE_KEYS) for key in stored)  # taken when redeemed
+    assert any(key.startswith(tokens.TOKEN_KEYS) for key in stored)
     for secret in (code, body["access_token"]):
         assert secret not in keys and secret not in values
 

@@ -32,6 +32,7 @@ from broker.config import Settings
 from broker.config import demo_config
 from broker.config import load_settings
 from broker.demo.seed import seed
+from broker.flow import FLOW_KEYS
 from broker.frontends.saml_idp import SamlIdpFrontend
 from broker.frontends.saml_idp.providers import register_service_provider
 from broker.keys import KeyPair
@@ -170,7 +171,7 @@ def _nothing_started() -> None:
     for connector in runtime().connectors.values():
         assert isinstance(connector, FakeConnector)
         assert connector.started == [], f"a flow was started at {connector.name}"
-    assert _stored("flow:") == 0, "a flow was stored"
+    assert _stored(FLOW_KEYS) == 0, "a flow was stored"
 
 
 def assert_error_page(response: Any) -> None:
@@ -437,7 +438,7 @@ def test_idp_05_replayed_request_id_is_refused_and_starts_nothing(
     document = authn_request()
     first = redirect_get(client, document, sp_key)
     assert first.status_code == 303
-    flows_before = _stored("flow:")
+    flows_before = _stored(FLOW_KEYS)
     if second == "same-browser":
         response = redirect_get(client, document, sp_key)
     elif second == "other-browser":
@@ -448,7 +449,7 @@ def test_idp_05_replayed_request_id_is_refused_and_starts_nothing(
     assert posted_form(response.get_data(as_text=True)) is None
     assert "Location" not in response.headers
     assert len(digid.started) == 1
-    assert _stored("flow:") == flows_before == 1
+    assert _stored(FLOW_KEYS) == flows_before == 1
 
 
 # --- IDP-06: ForceAuthn, IsPassive ----------------------------------------------------------
@@ -796,4 +797,4 @@ def test_control_a_valid_request_starts_exactly_one_flow(
         client: Any, registered: None, sp_key: KeyPair, digid: FakeConnector) -> None:
     response = redirect_get(client, authn_request(), sp_key)
     assert response.status_code == 303
-    assert len(digid.started) == 1 and _stored("flow:") == 1
+    assert len(digid.started) == 1 and _stored(FLOW_KEYS) == 1

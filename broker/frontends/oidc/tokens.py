@@ -21,6 +21,9 @@ from broker.state import StateStore
 
 log = logging.getLogger(__name__)
 
+#: where authorization codes and access tokens are kept in the state store (by digest)
+CODE_KEYS = "oidc-code:"
+TOKEN_KEYS = "oidc-token:"  # noqa: S105  (a key prefix, not a secret)
 CODE_LIFETIME = 60
 USED_MARK_LIFETIME = CODE_LIFETIME * 10
 ACCESS_TOKEN_LIFETIME = 300
@@ -111,7 +114,7 @@ def find_access_token(store: StateStore, token: str) -> AccessGrant | None:
 
 
 def _code_key(code_digest: str) -> str:
-    return f"oidc-code:{code_digest}"
+    return CODE_KEYS + code_digest
 
 
 def _redeemed_key(code_digest: str) -> str:
@@ -119,4 +122,4 @@ def _redeemed_key(code_digest: str) -> str:
 
 
 def _token_key(token_digest: str) -> str:
-    return f"oidc-token:{token_digest}"
+    return TOKEN_KEYS + token_digest

@@ -9,6 +9,7 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from broker.frontends.oidc import tokens
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import Pkce
 from tests.frontends.oidc.conftest import login
@@ -24,7 +25,7 @@ def _verified_claims(client: Any, id_token: str) -> dict[str, Any]:
 
 
 def _stored_tokens() -> int:
-    return len(stored_state(current_app, "oidc-token:"))
+    return len(stored_state(current_app, tokens.TOKEN_KEYS))
 
 
 def test_code_redeemed_with_right_verifier_gives_tokens(app: Flask, client: Any) -> None:
@@ -97,7 +98,7 @@ def test_code_without_verifier_refused(app: Flask, client: Any) -> None:
 def test_code_expired_refused(app: Flask, client: Any) -> None:
     pkce = Pkce()
     code = login(app, client, person(), pkce=pkce)["code"]
-    expire_state(app, "oidc-code:")
+    expire_state(app, tokens.CODE_KEYS)
 
     response = redeem(client, code, pkce)
 
