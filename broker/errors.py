@@ -89,8 +89,9 @@ class InputError(ValueError):
 class BrokerError(Exception):
     """Base class. Subclasses set the class attributes; ``detail`` goes to the log only."""
 
-    public_message_nl: str = "Er ging iets mis bij het inloggen."
-    public_message_en: str = "Something went wrong while logging in."
+    public_message: Bilingual = Bilingual(
+        "Er ging iets mis bij het inloggen.",
+        "Something went wrong while logging in.")
     http_status: int = 400
     oidc_error: str = "server_error"
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, None)
@@ -104,10 +105,17 @@ class BrokerError(Exception):
                  public_en: str | None = None) -> None:
         super().__init__(detail or self.__class__.__name__)
         self.detail = detail
-        if public_nl is not None:
-            self.public_message_nl = public_nl
-        if public_en is not None:
-            self.public_message_en = public_en
+        if public_nl is not None or public_en is not None:
+            self.public_message = Bilingual(public_nl or self.public_message.nl,
+                                            public_en or self.public_message.en)
+
+    @property
+    def public_message_nl(self) -> str:
+        return self.public_message.nl
+
+    @property
+    def public_message_en(self) -> str:
+        return self.public_message.en
 
     def in_flow(self, flow: Flow | None) -> Self:
         """This error, belonging to ``flow`` (None: to no flow, even inside one: nothing is
@@ -120,71 +128,79 @@ class BrokerError(Exception):
 
 class ConfigError(BrokerError):
     http_status = 500
-    public_message_nl = "De broker is niet goed ingesteld."
-    public_message_en = "The broker is not configured correctly."
+    public_message = Bilingual(
+        "De broker is niet goed ingesteld.",
+        "The broker is not configured correctly.")
 
 
 class FlowError(BrokerError):
-    public_message_nl = "Deze inlogpoging is verlopen of al afgerond."
-    public_message_en = "This login attempt has expired or was already completed."
+    public_message = Bilingual(
+        "Deze inlogpoging is verlopen of al afgerond.",
+        "This login attempt has expired or was already completed.")
 
 
 class RequestError(BrokerError):
     oidc_error = "invalid_request"
     saml_status: tuple[str, str | None] = (SAML_REQUESTER, None)
-    public_message_nl = "De dienst stuurde een ongeldig inlogverzoek."
-    public_message_en = "The service sent an invalid login request."
+    public_message = Bilingual(
+        "De dienst stuurde een ongeldig inlogverzoek.",
+        "The service sent an invalid login request.")
 
 
 class UnknownRequesterError(RequestError):
     oidc_error = "invalid_client"
-    public_message_nl = "De dienst die u hierheen stuurde is bij ons niet bekend."
-    public_message_en = "The service that sent you here is not known to us."
+    public_message = Bilingual(
+        "De dienst die u hierheen stuurde is bij ons niet bekend.",
+        "The service that sent you here is not known to us.")
 
 
 class UnknownServiceError(RequestError):
     oidc_error = "invalid_scope"
     saml_status: tuple[str, str | None] = (SAML_REQUESTER, SAML_REQUEST_UNSUPPORTED)
-    public_message_nl = "De gevraagde dienst is bij ons niet bekend."
-    public_message_en = "The requested service is not known to us."
+    public_message = Bilingual(
+        "De gevraagde dienst is bij ons niet bekend.",
+        "The requested service is not known to us.")
 
 
 class NoLoginMethodError(RequestError):
     http_status = 503
     oidc_error = "temporarily_unavailable"
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_NO_AVAILABLE_IDP)
-    public_message_nl = "Voor deze dienst kunt u hier op dit moment niet inloggen."
-    public_message_en = "You cannot log in to this service here at the moment."
+    public_message = Bilingual(
+        "Voor deze dienst kunt u hier op dit moment niet inloggen.",
+        "You cannot log in to this service here at the moment.")
 
 
 class InsufficientLoaError(RequestError):
     http_status = 403
     oidc_error = "access_denied"
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_NO_AUTHN_CONTEXT)
-    public_message_nl = (
-        "Uw inlogmiddel heeft een te laag betrouwbaarheidsniveau voor deze dienst."
-    )
-    public_message_en = "Your login method's level of assurance is too low for this service."
+    public_message = Bilingual(
+        "Uw inlogmiddel heeft een te laag betrouwbaarheidsniveau voor deze dienst.",
+        "Your login method's level of assurance is too low for this service.")
 
 
 class UpstreamError(BrokerError):
     http_status = 502
     oidc_error = "access_denied"
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_AUTHN_FAILED)
-    public_message_nl = "Inloggen is niet gelukt."
-    public_message_en = "Logging in did not succeed."
+    public_message = Bilingual(
+        "Inloggen is niet gelukt.",
+        "Logging in did not succeed.")
 
 
 class UpstreamCancelledError(UpstreamError):
     http_status = 400
-    public_message_nl = "U heeft het inloggen geannuleerd."
-    public_message_en = "You cancelled logging in."
+    public_message = Bilingual(
+        "U heeft het inloggen geannuleerd.",
+        "You cancelled logging in.")
 
 
 class UpstreamResponseError(UpstreamError):
     http_status = 400
-    public_message_nl = "Het antwoord van het inlogmiddel kon niet worden gecontroleerd."
-    public_message_en = "The answer from the login service could not be verified."
+    public_message = Bilingual(
+        "Het antwoord van het inlogmiddel kon niet worden gecontroleerd.",
+        "The answer from the login service could not be verified.")
 
 
 class UpstreamAnswerUsedError(UpstreamResponseError):
@@ -197,8 +213,9 @@ class RepresentationError(BrokerError):
     http_status = 403
     oidc_error = "access_denied"
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_REQUEST_DENIED)
-    public_message_nl = "U mag niet namens deze partij inloggen voor deze dienst."
-    public_message_en = "You may not log in on behalf of this party for this service."
+    public_message = Bilingual(
+        "U mag niet namens deze partij inloggen voor deze dienst.",
+        "You may not log in on behalf of this party for this service.")
 
 
 class MalformedInputError(BrokerError):
@@ -207,8 +224,9 @@ class MalformedInputError(BrokerError):
 
     oidc_error = "invalid_request"
     saml_status: tuple[str, str | None] = (SAML_REQUESTER, None)
-    public_message_nl = "Dit verzoek bevat tekens of gegevens die wij niet kunnen lezen."
-    public_message_en = "This request contains characters or data that we cannot read."
+    public_message = Bilingual(
+        "Dit verzoek bevat tekens of gegevens die wij niet kunnen lezen.",
+        "This request contains characters or data that we cannot read.")
 
 
 class ServiceUnavailableError(BrokerError):
@@ -218,8 +236,9 @@ class ServiceUnavailableError(BrokerError):
     http_status = 503
     oidc_error = "temporarily_unavailable"
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, None)
-    public_message_nl = "Door een storing bij ons lukt dit op dit moment niet."
-    public_message_en = "Because of a fault on our side this is not possible at the moment."
+    public_message = Bilingual(
+        "Door een storing bij ons lukt dit op dit moment niet.",
+        "Because of a fault on our side this is not possible at the moment.")
     retry_after = 30
 
     def __init__(self, detail: str = "", *, part: str) -> None:

@@ -36,6 +36,7 @@ from broker.saml.xml import parse
 from broker.saml.xml import tostring
 from broker.services import Service
 from broker.services import ServiceCatalogue
+from broker.text import Bilingual
 
 ST_SERVICE_UUID = names.ST_SERVICE_UUID
 SAML_NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
@@ -45,16 +46,18 @@ class UnsupportedAuthnContextError(RequestError):
     """The RequestedAuthnContext names no level we know, or a comparison we cannot honour."""
 
     saml_status = (SAML_REQUESTER, SAML_NO_AUTHN_CONTEXT)  # type: ignore[assignment]
-    public_message_nl = "De dienst vroeg om een betrouwbaarheidsniveau dat wij niet kennen."
-    public_message_en = "The service asked for a level of assurance we do not know."
+    public_message = Bilingual(
+        "De dienst vroeg om een betrouwbaarheidsniveau dat wij niet kennen.",
+        "The service asked for a level of assurance we do not know.")
 
 
 class PassiveRequestError(RequestError):
     """IsPassive: the broker keeps no session, so it can never answer without a login."""
 
     saml_status: tuple[str, str | None] = (SAML_RESPONDER, SAML_NO_PASSIVE)
-    public_message_nl = "De dienst vroeg om inloggen zonder dat u iets hoeft te doen; dat kan niet."
-    public_message_en = "The service asked for a login without any action from you; that is not possible."
+    public_message = Bilingual(
+        "De dienst vroeg om inloggen zonder dat u iets hoeft te doen; dat kan niet.",
+        "The service asked for a login without any action from you; that is not possible.")
 
 
 @dataclass(frozen=True, slots=True)
