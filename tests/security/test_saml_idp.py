@@ -105,7 +105,7 @@ def other_sp(registered: None, other_key: KeyPair) -> None:
     """A second registered SP (for the same service), which does not sign its requests."""
     document = sp_descriptor(entity_id=OTHER_SP, key=other_key, acs_url=OTHER_ACS, sign=False)
     document = document.replace(b'AuthnRequestsSigned="true"', b'AuthnRequestsSigned="false"')
-    register_service_provider(db.session, metadata=document, service=INKOMSTEN,
+    register_service_provider(db.session(), metadata=document, service=INKOMSTEN,
                               catalogue=runtime().context.catalogue())
 
 
@@ -339,7 +339,7 @@ def sp_with_artifact_acs(seeded: None, sp_key: KeyPair) -> None:
         "Binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact",
         "Location": "https://sp.example.nl/saml/artifact", "index": "1"})
     acs.addnext(artifact)
-    register_service_provider(db.session, metadata=etree.tostring(root), service=INKOMSTEN,
+    register_service_provider(db.session(), metadata=etree.tostring(root), service=INKOMSTEN,
                               catalogue=runtime().context.catalogue())
 
 
@@ -488,10 +488,10 @@ def demo_app(tmp_path: Path, key_cache: Path) -> Iterator[Flask]:
                                    environ={}))
     app.config["TESTING"] = True
     with app.app_context():
-        seed(db.session)
+        seed(db.session())
         key = runtime().context.key("test-sp")
         register_service_provider(
-            db.session, metadata=sp_descriptor(entity_id=SP_ENTITY_ID, key=key, acs_url=SP_ACS,
+            db.session(), metadata=sp_descriptor(entity_id=SP_ENTITY_ID, key=key, acs_url=SP_ACS,
                                                services=[(1, "Inkomstenbelasting", INKOMSTEN)]),
             service=INKOMSTEN, catalogue=runtime().context.catalogue())
         yield app

@@ -54,12 +54,12 @@ def components() -> Components:
 @pytest.fixture
 def app(app: Flask) -> Iterator[Flask]:
     """The broker with the demo services and three registered clients."""
-    seed(db.session)
-    register_client(db.session, client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
+    seed(db.session())
+    register_client(db.session(), client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
                     secret=SECRET)
-    register_client(db.session, client_id="rp-bsn", redirect_uris=[REDIRECT_URI],
+    register_client(db.session(), client_id="rp-bsn", redirect_uris=[REDIRECT_URI],
                     secret=BSN_SECRET, may_receive_bsn=True)
-    register_client(db.session, client_id="rp-act", redirect_uris=[REDIRECT_URI],
+    register_client(db.session(), client_id="rp-act", redirect_uris=[REDIRECT_URI],
                     secret=ACT_SECRET, claims_profile="act")
     yield app
 

@@ -58,7 +58,7 @@ def components() -> Components:
 
 @pytest.fixture
 def seeded(app: Flask) -> None:
-    seed(db.session)
+    seed(db.session())
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def sp_metadata(sp_key: KeyPair) -> bytes:
 
 @pytest.fixture
 def registered(seeded: None, sp_metadata: bytes) -> None:
-    register_service_provider(db.session, metadata=sp_metadata, service=INKOMSTEN,
+    register_service_provider(db.session(), metadata=sp_metadata, service=INKOMSTEN,
                               catalogue=runtime().context.catalogue())
 
 
