@@ -343,7 +343,7 @@ def test_brk_04_prompt_login_and_max_age_become_upstream_force_authn(
                     secret=SECRET)
     browser = demo_app.test_client()
     response = browser.get("/oidc/authorize", query_string=authorize_params(
-        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid", **param))
+        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid") | param)
     assert response.status_code == 303
     assert upstream_request(response.headers["Location"]).get("ForceAuthn") == "true"
 
@@ -443,7 +443,7 @@ def test_brk_04_without_prompt_login_or_max_age_no_force_authn_goes_upstream(
     register_client(db.session(), client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
                     secret=SECRET)
     response = demo_app.test_client().get("/oidc/authorize", query_string=authorize_params(
-        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid", **param))
+        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid") | param)
     assert response.status_code == 303
     assert upstream_request(response.headers["Location"]).get("ForceAuthn") is None
 
