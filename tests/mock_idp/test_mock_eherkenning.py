@@ -18,6 +18,7 @@ from broker.register.models import Mandate
 from broker.saml import bindings
 from broker.saml import messages
 from broker.saml import metadata
+from broker.saml.xml import BINDING_REDIRECT
 from broker.web.database import db
 from tests.mock_idp.eherkenning_support import ACS
 from tests.mock_idp.eherkenning_support import BAKERY
@@ -85,7 +86,7 @@ def test_metadata_is_signed_and_names_the_hm_entity(app: Flask) -> None:
     assert entity.entity_id == ENTITY_ID
     assert entity.entity_id.startswith("urn:etoegang:HM:00000099")
     assert entity.want_authn_requests_signed
-    assert entity.sso_location(metadata.BINDING_REDIRECT) == SSO
+    assert entity.sso_location(BINDING_REDIRECT) == SSO
 
 
 def test_sso_signed_request_naming_a_service_redirects_to_login(app: Flask) -> None:
@@ -127,7 +128,7 @@ def test_sso_request_without_a_service_is_refused(app: Flask) -> None:
 def test_sp_metadata_maps_each_eherkenning_service_to_an_index(app: Flask) -> None:
     document = app.test_client().get("/connect/eherkenning/metadata").data
     entity = metadata.read(document)
-    from broker.portal.organisation import ORG_PORTAL_SERVICE
+    from broker.services import ORG_PORTAL_SERVICE
 
     requested = {s.index: s.requested for s in entity.attribute_consuming_services}
     # Aangifte omzetbelasting (the catalogue's one eHerkenning service) and the broker's own

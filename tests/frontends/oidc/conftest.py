@@ -31,6 +31,7 @@ from broker.web.continuations import render_continuation
 from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.fakes import FakeConnector
+from tests.fakes import fake_connector
 
 SERVICE = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # Inkomstenbelasting, digid, substantial
 REDIRECT_URI = "https://rp.example.nl/callback"
@@ -97,7 +98,7 @@ def query(location: str) -> dict[str, str]:
 def authenticate(app: Flask, identity: Identity) -> str:
     """Finish the last flow the fake connector started as ``identity``; the redirect URL."""
     with app.test_request_context():
-        connector = runtime().connectors["digid"]
+        connector = fake_connector()
         flow = connector.started[-1]
         runtime().context.flows.authenticated(flow, identity)
         response = render_continuation(runtime().login.finish(flow, identity))
