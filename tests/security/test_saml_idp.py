@@ -59,6 +59,7 @@ from tests.frontends.saml_idp.conftest import citizen
 from tests.frontends.saml_idp.conftest import follow
 from tests.frontends.saml_idp.conftest import posted_form
 from tests.services import stored_state
+from tests.xml_support import child
 
 # The SAML IdP frontend tests' fixtures, used here by name.
 components = saml_idp_fixtures.components
@@ -124,7 +125,8 @@ def authn_request(*, issuer: str = SP_ENTITY_ID, acs_url: str | None = SP_ACS,
     if acs_url is None:
         del root.attrib["AssertionConsumerServiceURL"]
     for name in drop:
-        root.attrib.pop(name, None)
+        if name in root.attrib:
+            del root.attrib[name]
     for name, value in (attrs or {}).items():
         root.set(name, value)
     if scoping is not None:
@@ -258,14 +260,14 @@ def test_idp_01_unsigned_request_from_sp_requiring_signatures_gets_error_page(
         response = post(client, document)
     elif variant == "post-signature-stripped":
         root = parse(signed_xml)
-        root.remove(root.find(DS + "Signature"))
+        root.remove(child(root, DS + "Signature"))
         response = post(client, tostring(root))
     else:
         root = parse(signed_xml)
-        signature = root.find(DS + "Signature")
-        root.remove(signature)
+        xml_signature = child(root, DS + "Signature")
+        root.remove(xml_signature)
         extensions = etree.SubElement(root, SAMLP + "Extensions")
-        extensions.append(signature)
+        extensions.append(xml_signature)
         root.insert(1, extensions)
         response = post(client, tostring(root))
     assert_error_page(response)
