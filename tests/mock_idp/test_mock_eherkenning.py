@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from broker.connectors.eherkenning import EherkenningConnector
 from broker.loa import ETOEGANG_URI
 from broker.mock_idp.eherkenning import ENTITY_ID
 from broker.register.models import REVOKED
@@ -55,6 +56,7 @@ def _request_url(app: Flask, *, issuer: str = SP_ENTITY, signed: bool = True,
                  index: int | None = None, key_name: str = "connector-eherkenning") -> str:
     with app.test_request_context():
         connector = runtime_of(app).connectors["eherkenning"]
+        assert isinstance(connector, EherkenningConnector)
         first = connector.consuming_services()[0][0]
     _, document = messages.build_authn_request(
         issuer=issuer, destination=SSO, acs_url=ACS,

@@ -123,7 +123,7 @@ class Outage:
             "code_challenge_method": "S256"})
         return self.client().get(f"/oidc/authorize?{query}")
 
-    def responder_status_of(self, response: Any) -> list[str]:
+    def responder_status_of(self, response: Any) -> list[str | None]:
         form = posted_form(response.get_data(as_text=True))
         assert form is not None and form.url == SP_ACS, response.get_data(as_text=True)[:500]
         with self.app.app_context():

@@ -178,7 +178,7 @@ def _assert_oidc_error(response: Any, error: str) -> None:
     assert "Location" not in response.headers
     links = lxml.html.fromstring(response.get_data(as_text=True)).xpath("//a[@class='button']")
     [location] = [link.get("href") for link in links]
-    assert location.startswith(REDIRECT_URI + "?")
+    assert isinstance(location, str) and location.startswith(REDIRECT_URI + "?")
     answer = query(location)
     assert answer["error"] == error and "code" not in answer
     assert _stored("oidc-code:") == 0 and _stored("oidc-token:") == 0

@@ -129,9 +129,9 @@ def posted_form(html: str) -> Posted | None:
     """The form carrying a SAMLResponse on a page, or None when the page has none."""
     page = lxml.html.fromstring(html)
     for form in page.xpath("//form"):
-        fields = {el.get("name"): el.get("value") or "" for el in form.xpath(".//input[@name]")}
+        fields = {el.get("name", ""): el.get("value") or "" for el in form.xpath(".//input[@name]")}
         if "SAMLResponse" in fields:
-            return Posted(form.get("action"), fields)
+            return Posted(form.get("action", ""), fields)
     return None
 
 
