@@ -178,7 +178,10 @@ def _mandate_sql(dialect: Dialect, world: World, kind: str, start: int, stop: in
     until = (f"CASE WHEN d % 100 >= 98 OR (d % 100 >= 92 AND d % 100 < 96) THEN "
              f"{moment('2026-06-30')} WHEN (e / 7) % 2 = 0 THEN NULL "
              f"ELSE {moment('2030-12-31')} END")
-    bsn = lambda x: f"CAST({BSN_BASE} + {x} AS TEXT)"  # noqa: E731
+
+    def bsn(x: str) -> str:
+        return f"CAST({BSN_BASE} + {x} AS TEXT)"
+
     empty, chain = json("'{}'"), json("'{\"chain\": true}'")
     if kind == "voluntary":
         columns = (
@@ -433,7 +436,10 @@ class Timing:
 
     def line(self) -> str:
         ordered = sorted(self.nanos)
-        pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6  # noqa: E731
+
+        def pick(q: float) -> float:
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6
+
         found = sum(1 for n in self.options if n) / len(self.options)
         return (f"{self.name:36} n={len(ordered):6,}  p50 {pick(0.50):6.2f} ms  p99 "
                 f"{pick(0.99):6.2f} ms  max {ordered[-1] / 1e6:7.2f} ms  options: mean "

@@ -57,3 +57,10 @@ class FakeConnector:
             runtime().context.flows.authenticated(self.started[-1], self.identity)
             return render_continuation(runtime().login.finish(self.started[-1], self.identity))
         return self.context.login.authenticated(self.started[-1], self.identity)
+
+
+def fake_connector(name: str = "digid") -> FakeConnector:
+    """The app's connector ``name``, which a test configured as type ``fake``."""
+    connector = runtime().connectors[name]
+    assert isinstance(connector, FakeConnector), connector
+    return connector

@@ -30,6 +30,7 @@ from typing import Any
 
 import redis
 from flask import Flask
+from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
@@ -281,7 +282,7 @@ if __name__ == "__main__":
 
 
 @contextmanager
-def statements(engine: Engine, containing: str = "") -> Iterator[list[str]]:
+def statements(engine: Engine | Connection, containing: str = "") -> Iterator[list[str]]:
     """The SQL statements run on ``engine`` inside the block (those ``containing`` a text)."""
     seen: list[str] = []
 

@@ -3,6 +3,7 @@
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from typing import TypedDict
 
 import pytest
 
@@ -17,7 +18,19 @@ from broker.identity import Identity
 from broker.identity import Party
 from broker.state import SqlStateStore
 
-FIELDS = {
+
+class _Fields(TypedDict):
+    """What a frontend hands Flows.start besides the binding (typed, so ``**FIELDS`` checks)."""
+
+    frontend: str
+    requester: str
+    requester_name: str
+    service: str
+    min_loa: str
+    return_to: str
+
+
+FIELDS: _Fields = {
     "frontend": "oidc", "requester": "rp", "requester_name": "RP",
     "service": "92a383fd-f732-5aaf-af23-d9acf46c4c3a", "min_loa": "substantial",
     "return_to": "https://rp.example/cb",

@@ -13,7 +13,7 @@ def _named() -> set[str]:
     """The paths in the map's first column; indented entries are under ``broker/``."""
     text = (ROOT / "README.md").read_text()
     block = text.split("## Where things are", 1)[1].split("```", 2)[1]
-    named = set()
+    named: set[str] = set()
     for line in block.splitlines()[1:]:
         first = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
         if not first or not line.strip() or line.startswith(" " * 10):

@@ -8,7 +8,6 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
@@ -55,15 +54,23 @@ from tests.mock_idp.support import submit_login
 SUBCONF_DATA = f"{SAML}Subject/{SAML}SubjectConfirmation/{SAML}SubjectConfirmationData"
 
 
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def _refused(app: Flask, flow_id: str, document: bytes,
              error: type[UpstreamError] | type[InsufficientLoaError] = UpstreamResponseError,
              detail: str | None = None) -> None:
     """POST ``document`` to the ACS; assert the refusal, its kind, and that nothing changed:
     no authentication, the flow still waiting with its request id unused, the relying party
     not told (an unverified message must not end the person's login)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler = _Recorder()
+    records = handler.records
     logger = logging.getLogger("broker.web.flow_views")
     logger.addHandler(handler)
     try:
@@ -397,6 +404,10 @@ def test_scoping_finds_a_saml_connector_by_its_identity_providers_entity_id(app:
     """Scoping/IDPList may name the upstream by its entityID, as SAML service providers do,
     not only by the connector's name in our config."""
     connectors = runtime_of(app).connectors
-    assert sso.upstream_hint(SimpleNamespace(idp_list=[ENTITY_ID]), connectors) == "digid"
-    assert sso.upstream_hint(SimpleNamespace(idp_list=["https://elsewhere.example.nl"]),
-                             connectors) is None
+    assert sso.upstream_hint(_request_scoped_to(ENTITY_ID), connectors) == "digid"
+    assert sso.upstream_hint(_request_scoped_to("https://elsewhere.example.nl"), connectors) is None
+
+
+def _request_scoped_to(*idp_list: str) -> messages.AuthnRequest:
+    return messages.AuthnRequest(id="_req", issuer="https://sp.example.nl",
+                                 issue_instant=datetime(2026, 11, 23, tzinfo=UTC), idp_list=idp_list)

@@ -75,7 +75,7 @@ class Browser:
 
     def text(self) -> str:
         assert self.last is not None
-        return " ".join(lxml.html.fromstring(self.last.text).text_content().split())
+        return " ".join(self.page().text_content().split())
 
     def login_at_mock_digid(self, username: str, *, code: str | None = None,
                             with_code: bool = True) -> requests.Response | Arrival:

@@ -51,7 +51,8 @@ class OidcRelyingParty:
             scope=f"openid urn:uuid:{service}", **params)
         return str(url)
 
-    def finish(self, arrival: Arrival) -> OidcResult:
+    def finish(self, arrival: requests.Response | Arrival) -> OidcResult:
+        assert isinstance(arrival, Arrival), f"the browser did not leave the broker: {arrival}"
         assert arrival.method == "GET" and arrival.url.startswith(OIDC_REDIRECT), arrival
         query = parse_qs(urlsplit(arrival.url).query)
         assert "error" not in query, query
@@ -146,8 +147,9 @@ class SamlServiceProvider:
         self.outstanding[request_id] = service
         return str(dict(info["headers"])["Location"])
 
-    def finish(self, arrival: Arrival) -> dict[str, Any]:
+    def finish(self, arrival: requests.Response | Arrival) -> dict[str, Any]:
         """Verify the Response with pysaml2; the attributes, with NameID values as qualifier|id."""
+        assert isinstance(arrival, Arrival), f"the browser did not leave the broker: {arrival}"
         from saml2 import BINDING_HTTP_POST
 
         assert arrival.method == "POST" and arrival.url == SP_ACS, arrival

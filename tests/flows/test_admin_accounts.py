@@ -11,7 +11,7 @@ import pyotp
 import pytest
 
 from broker.accounts.models import AdminAccount
-from broker.mock_idp.views import login_guard
+from broker.accounts.realms import login_guard
 from tests.flows.browser import Browser
 
 PASSWORD = "beheer-demo-2026"  # the demo world's administrator "beheerder"

@@ -28,7 +28,8 @@ def rp(broker_db: Any, base_url: str) -> OidcRelyingParty:
     return OidcRelyingParty(base_url, "errors-rp", secret)
 
 
-def _assert_flow_error_page(response: requests.Response) -> None:
+def _assert_flow_error_page(response: requests.Response | Arrival) -> None:
+    assert isinstance(response, requests.Response), f"the browser left the broker: {response}"
     assert response.status_code == 400
     assert "Deze inlogpoging is verlopen of al afgerond" in response.text
     assert "Foutcode" in response.text and "Traceback" not in response.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.mock_idp.views import login_guard
+from broker.accounts.realms import login_guard
 from tests.flows.browser import Browser
 from tests.flows.test_admin_accounts import _set_up
 

@@ -71,7 +71,7 @@ def build_eh_app(tmp_path: Path,
         service_providers=lambda: [c.sp_metadata() for c in rt.connectors.values()
                                    if isinstance(c, SamlServiceProvider)]))
     with app.app_context():
-        seed(db.session)
+        seed(db.session())
     return app
 
 

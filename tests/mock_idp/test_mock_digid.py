@@ -18,6 +18,7 @@ from broker.saml import bindings
 from broker.saml import messages
 from broker.saml import metadata
 from broker.saml import signing
+from broker.saml.xml import BINDING_REDIRECT
 from broker.saml.xml import parse
 from tests.mock_idp.support import ACS
 from tests.mock_idp.support import BASE
@@ -71,7 +72,7 @@ def test_metadata_is_signed_and_demands_signed_requests(app: Flask) -> None:
     assert entity.entity_id == ENTITY_ID
     assert entity.want_authn_requests_signed
     assert entity.valid_until is not None and entity.valid_until > datetime.now(UTC)
-    assert entity.sso_location(metadata.BINDING_REDIRECT) == SSO
+    assert entity.sso_location(BINDING_REDIRECT) == SSO
 
 
 def test_sso_signed_request_from_trusted_sp_redirects_to_login(app: Flask) -> None:

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from broker.connectors.eherkenning import EherkenningConnector
 from broker.loa import ETOEGANG_URI
 from broker.mock_idp.eherkenning import ENTITY_ID
 from broker.register.models import REVOKED
@@ -18,6 +19,7 @@ from broker.register.models import Mandate
 from broker.saml import bindings
 from broker.saml import messages
 from broker.saml import metadata
+from broker.saml.xml import BINDING_REDIRECT
 from broker.web.database import db
 from tests.mock_idp.eherkenning_support import ACS
 from tests.mock_idp.eherkenning_support import BAKERY
@@ -54,6 +56,7 @@ def _request_url(app: Flask, *, issuer: str = SP_ENTITY, signed: bool = True,
                  index: int | None = None, key_name: str = "connector-eherkenning") -> str:
     with app.test_request_context():
         connector = runtime_of(app).connectors["eherkenning"]
+        assert isinstance(connector, EherkenningConnector)
         first = connector.consuming_services()[0][0]
     _, document = messages.build_authn_request(
         issuer=issuer, destination=SSO, acs_url=ACS,
@@ -85,7 +88,7 @@ def test_metadata_is_signed_and_names_the_hm_entity(app: Flask) -> None:
     assert entity.entity_id == ENTITY_ID
     assert entity.entity_id.startswith("urn:etoegang:HM:00000099")
     assert entity.want_authn_requests_signed
-    assert entity.sso_location(metadata.BINDING_REDIRECT) == SSO
+    assert entity.sso_location(BINDING_REDIRECT) == SSO
 
 
 def test_sso_signed_request_naming_a_service_redirects_to_login(app: Flask) -> None:
@@ -127,7 +130,7 @@ def test_sso_request_without_a_service_is_refused(app: Flask) -> None:
 def test_sp_metadata_maps_each_eherkenning_service_to_an_index(app: Flask) -> None:
     document = app.test_client().get("/connect/eherkenning/metadata").data
     entity = metadata.read(document)
-    from broker.portal.organisation import ORG_PORTAL_SERVICE
+    from broker.services import ORG_PORTAL_SERVICE
 
     requested = {s.index: s.requested for s in entity.attribute_consuming_services}
     # Aangifte omzetbelasting (the catalogue's one eHerkenning service) and the broker's own

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from broker.clock import aware
 from broker.context import service_from_record
@@ -113,7 +114,7 @@ def _run(session: Any, catalogue: ServiceCatalogue, path: Path, **options: Any) 
     return import_file(session, catalogue, path, actor="admin:test", now=NOW, **options)
 
 
-def _imported(session: Any) -> int:
+def _imported(session: Session) -> int:
     return session.execute(select(func.count()).select_from(Mandate).where(
         Mandate.import_key.is_not(None))).scalar_one()
 

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from broker.mock_idp.views import login_guard
+from broker.accounts.realms import login_guard
 from broker.register.models import Mandate
 from broker.web.database import db
 from tests.reliability.conftest import csrf_of

@@ -56,9 +56,10 @@ def _short_lived(app: Flask) -> list[float]:
         return [entry.left.total_seconds() for entry in services.stored_state(app).values()]
     with app.app_context():
         now = utcnow()
-        return [(aware(row.expires_at) - now).total_seconds()
-                for model in (EphemeralState, StateCounter)
-                for row in db.session.execute(select(model)).scalars()]
+        rows: list[EphemeralState | StateCounter] = [
+            *db.session.execute(select(EphemeralState)).scalars(),
+            *db.session.execute(select(StateCounter)).scalars()]
+        return [(aware(row.expires_at) - now).total_seconds() for row in rows]
 
 
 def test_expired_state_of_abandoned_login_requests_is_swept(live_app: Flask,

@@ -123,7 +123,7 @@ class Outage:
             "code_challenge_method": "S256"})
         return self.client().get(f"/oidc/authorize?{query}")
 
-    def responder_status_of(self, response: Any) -> list[str]:
+    def responder_status_of(self, response: Any) -> list[str | None]:
         form = posted_form(response.get_data(as_text=True))
         assert form is not None and form.url == SP_ACS, response.get_data(as_text=True)[:500]
         with self.app.app_context():
@@ -140,12 +140,12 @@ def _outage(settings_environ: dict[str, str], instance: Path) -> Outage:
     app = create_app(load_settings(config, instance_path=instance, environ=settings_environ))
     with app.app_context():
         context = app.extensions["broker"].context
-        secret = register_client(db.session, client_id="outage-rp", redirect_uris=[REDIRECT],
+        secret = register_client(db.session(), client_id="outage-rp", redirect_uris=[REDIRECT],
                                  secret=None)
         assert secret
         metadata = sp_descriptor(entity_id=SP_ENTITY, key=context.key("outage-sp"),
                                  acs_url=SP_ACS, services=[(1, "Inkomstenbelasting", INKOMSTEN)])
-        register_service_provider(db.session, metadata=metadata, service=INKOMSTEN,
+        register_service_provider(db.session(), metadata=metadata, service=INKOMSTEN,
                                   catalogue=context.catalogue())
         db.session.commit()
         token = secrets.token_urlsafe(32)
@@ -175,7 +175,7 @@ def _assert_unavailable_page(outage: Outage, path: str) -> None:
 def _assert_audit_trail_intact(outage: Outage) -> None:
     """What ``broker audit verify`` checks: the chain holds after the fault."""
     with outage.app.app_context():
-        assert audit.verify(db.session).ok
+        assert audit.verify(db.session()).ok
 
 
 def _healthz(outage: Outage) -> tuple[int, dict[str, str]]:

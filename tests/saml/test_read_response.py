@@ -5,11 +5,13 @@ so each test proves that rule on its own.
 """
 
 from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 
 import pytest
+from cryptography import x509
 from lxml import etree
 
 from broker import keys
@@ -18,6 +20,7 @@ from broker.saml.messages import AssertionContent
 from broker.saml.messages import MessageError
 from broker.saml.messages import NameIdValue
 from broker.saml.messages import StatusError
+from broker.saml.messages import VerifiedAssertion
 from broker.saml.messages import build_error_response
 from broker.saml.messages import build_response
 from broker.saml.messages import read_response
@@ -25,6 +28,7 @@ from broker.saml.xml import DS
 from broker.saml.xml import SAML
 from broker.saml.xml import SAMLP
 from broker.saml.xml import parse
+from tests.xml_support import child
 
 IDP = "urn:nl-eid-gdi:1.0:AD:00000099000000000001:entities:9000"
 ACS = "http://broker.test/connect/digid/acs"
@@ -46,7 +50,8 @@ def _response(**changes: object) -> bytes:
     return build_response(**values)  # type: ignore[arg-type]
 
 
-def _read(document: bytes, now: datetime = NOW, certificates: object = None) -> object:
+def _read(document: bytes, now: datetime = NOW,
+          certificates: Sequence[x509.Certificate] | None = None) -> VerifiedAssertion:
     return read_response(document, idp_entity_id=IDP,
                          certificates=certificates or [IDP_KEY.certificate], acs_url=ACS,
                          audience=SP, in_response_to="_req", now=now, skew=60)
@@ -58,7 +63,7 @@ def _resigned(document: bytes, mutate: Callable[[etree._Element], None]) -> byte
     assertion = root.find(SAML + "Assertion")
     assert assertion is not None
     for element in (root, assertion):
-        element.remove(element.find(DS + "Signature"))
+        element.remove(child(element, DS + "Signature"))
     mutate(assertion)
     root.replace(assertion, signing.sign(assertion, IDP_KEY))
     return etree.tostring(signing.sign(root, IDP_KEY))
@@ -74,7 +79,7 @@ def test_valid_response_yields_the_signed_values() -> None:
 
 def test_unsigned_response_is_refused() -> None:
     root = parse(_response())
-    root.remove(root.find(DS + "Signature"))
+    root.remove(child(root, DS + "Signature"))
     with pytest.raises(MessageError, match="not signed"):
         _read(etree.tostring(root))
 
@@ -92,9 +97,9 @@ def test_response_signed_by_a_key_not_in_metadata_is_refused() -> None:
 
 def test_unsigned_assertion_inside_a_signed_response_is_refused() -> None:
     root = parse(_response())
-    root.remove(root.find(DS + "Signature"))
-    assertion = root.find(SAML + "Assertion")
-    assertion.remove(assertion.find(DS + "Signature"))
+    root.remove(child(root, DS + "Signature"))
+    assertion = child(root, SAML + "Assertion")
+    assertion.remove(child(assertion, DS + "Signature"))
     document = etree.tostring(signing.sign(root, IDP_KEY))
     with pytest.raises(MessageError, match="Assertion is not signed"):
         _read(document)
@@ -109,8 +114,8 @@ def test_wrong_audience_is_refused() -> None:
 
 def test_missing_audience_restriction_is_refused() -> None:
     def mutate(assertion: etree._Element) -> None:
-        conditions = assertion.find(SAML + "Conditions")
-        conditions.remove(conditions.find(SAML + "AudienceRestriction"))
+        conditions = child(assertion, SAML + "Conditions")
+        conditions.remove(child(conditions, SAML + "AudienceRestriction"))
     with pytest.raises(MessageError, match="AudienceRestriction"):
         _read(_resigned(_response(), mutate))
 
@@ -149,7 +154,7 @@ def test_wrong_issuer_is_refused() -> None:
 
 def test_comment_inside_an_identifier_does_not_truncate_it() -> None:
     def mutate(assertion: etree._Element) -> None:
-        name_id = assertion.find(f".//{SAML}AttributeValue/{SAML}NameID")
+        name_id = child(assertion, f".//{SAML}AttributeValue/{SAML}NameID")
         name_id.text = "999"
         name_id.append(etree.Comment("x"))
         name_id[-1].tail = "993653"
@@ -166,8 +171,8 @@ def test_doctype_is_refused_before_anything_else() -> None:
 
 def test_second_assertion_is_refused() -> None:
     root = parse(_response())
-    root.remove(root.find(DS + "Signature"))
-    root.append(etree.fromstring(etree.tostring(root.find(SAML + "Assertion"))))
+    root.remove(child(root, DS + "Signature"))
+    root.append(etree.fromstring(etree.tostring(child(root, SAML + "Assertion"))))
     with pytest.raises(MessageError, match="exactly one"):
         _read(etree.tostring(signing.sign(root, IDP_KEY)))
 

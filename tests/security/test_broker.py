@@ -90,15 +90,15 @@ def both(settings: Settings) -> Iterator[Flask]:
     app = create_app(settings, Components(connectors={"fake": FakeConnector}))
     app.config["TESTING"] = True
     with app.app_context():
-        seed(db.session)
-        register_client(db.session, client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
+        seed(db.session())
+        register_client(db.session(), client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
                         secret=SECRET)
-        register_client(db.session, client_id="rp-two", redirect_uris=[REDIRECT_URI],
+        register_client(db.session(), client_id="rp-two", redirect_uris=[REDIRECT_URI],
                         secret=SECRET)
-        register_client(db.session, client_id="rp-bsn", redirect_uris=[REDIRECT_URI],
+        register_client(db.session(), client_id="rp-bsn", redirect_uris=[REDIRECT_URI],
                         secret=BSN_SECRET, may_receive_bsn=True)
         register_service_provider(
-            db.session, metadata=sp_descriptor(
+            db.session(), metadata=sp_descriptor(
                 entity_id=SP_ENTITY_ID, key=_sp_key(), acs_url=SP_ACS,
                 services=[(1, "Inkomstenbelasting", INKOMSTEN),
                           (2, "Omzetbelasting", OMZETBELASTING)]),
@@ -181,7 +181,7 @@ def _assert_oidc_error(response: Any, error: str) -> None:
     assert "Location" not in response.headers
     links = lxml.html.fromstring(response.get_data(as_text=True)).xpath("//a[@class='button']")
     [location] = [link.get("href") for link in links]
-    assert location.startswith(REDIRECT_URI + "?")
+    assert isinstance(location, str) and location.startswith(REDIRECT_URI + "?")
     answer = query(location)
     assert answer["error"] == error and "code" not in answer
     assert _stored(tokens.CODE_KEYS) == 0 and _stored(tokens.TOKEN_KEYS) == 0
@@ -342,11 +342,11 @@ def test_brk_04_auth_time_and_authn_instant_are_the_upstream_authn_instant(
 @pytest.mark.parametrize("param", [{"prompt": "login"}, {"max_age": "1"}, {"max_age": "0"}])
 def test_brk_04_prompt_login_and_max_age_become_upstream_force_authn(
         demo_app: Flask, param: dict[str, str]) -> None:
-    register_client(db.session, client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
+    register_client(db.session(), client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
                     secret=SECRET)
     browser = demo_app.test_client()
     response = browser.get("/oidc/authorize", query_string=authorize_params(
-        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid", **param))
+        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid") | param)
     assert response.status_code == 303
     assert upstream_request(response.headers["Location"]).get("ForceAuthn") == "true"
 
@@ -443,10 +443,10 @@ def test_brk_04_without_a_demand_an_earlier_upstream_session_is_accepted(
                          ids=["nothing", "select-account"])
 def test_brk_04_without_prompt_login_or_max_age_no_force_authn_goes_upstream(
         demo_app: Flask, param: dict[str, str]) -> None:
-    register_client(db.session, client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
+    register_client(db.session(), client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
                     secret=SECRET)
     response = demo_app.test_client().get("/oidc/authorize", query_string=authorize_params(
-        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid", **param))
+        scope=f"openid urn:uuid:{INKOMSTEN}", idp_hint="digid") | param)
     assert response.status_code == 303
     assert upstream_request(response.headers["Location"]).get("ForceAuthn") is None
 

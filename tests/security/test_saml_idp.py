@@ -60,6 +60,7 @@ from tests.frontends.saml_idp.conftest import citizen
 from tests.frontends.saml_idp.conftest import follow
 from tests.frontends.saml_idp.conftest import posted_form
 from tests.services import stored_state
+from tests.xml_support import child
 
 # The SAML IdP frontend tests' fixtures, used here by name.
 components = saml_idp_fixtures.components
@@ -106,7 +107,7 @@ def other_sp(registered: None, other_key: KeyPair) -> None:
     """A second registered SP (for the same service), which does not sign its requests."""
     document = sp_descriptor(entity_id=OTHER_SP, key=other_key, acs_url=OTHER_ACS, sign=False)
     document = document.replace(b'AuthnRequestsSigned="true"', b'AuthnRequestsSigned="false"')
-    register_service_provider(db.session, metadata=document, service=INKOMSTEN,
+    register_service_provider(db.session(), metadata=document, service=INKOMSTEN,
                               catalogue=runtime().context.catalogue())
 
 
@@ -125,7 +126,8 @@ def authn_request(*, issuer: str = SP_ENTITY_ID, acs_url: str | None = SP_ACS,
     if acs_url is None:
         del root.attrib["AssertionConsumerServiceURL"]
     for name in drop:
-        root.attrib.pop(name, None)
+        if name in root.attrib:
+            del root.attrib[name]
     for name, value in (attrs or {}).items():
         root.set(name, value)
     if scoping is not None:
@@ -259,14 +261,14 @@ def test_idp_01_unsigned_request_from_sp_requiring_signatures_gets_error_page(
         response = post(client, document)
     elif variant == "post-signature-stripped":
         root = parse(signed_xml)
-        root.remove(root.find(DS + "Signature"))
+        root.remove(child(root, DS + "Signature"))
         response = post(client, tostring(root))
     else:
         root = parse(signed_xml)
-        signature = root.find(DS + "Signature")
-        root.remove(signature)
+        xml_signature = child(root, DS + "Signature")
+        root.remove(xml_signature)
         extensions = etree.SubElement(root, SAMLP + "Extensions")
-        extensions.append(signature)
+        extensions.append(xml_signature)
         root.insert(1, extensions)
         response = post(client, tostring(root))
     assert_error_page(response)
@@ -340,7 +342,7 @@ def sp_with_artifact_acs(seeded: None, sp_key: KeyPair) -> None:
         "Binding": "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact",
         "Location": "https://sp.example.nl/saml/artifact", "index": "1"})
     acs.addnext(artifact)
-    register_service_provider(db.session, metadata=etree.tostring(root), service=INKOMSTEN,
+    register_service_provider(db.session(), metadata=etree.tostring(root), service=INKOMSTEN,
                               catalogue=runtime().context.catalogue())
 
 
@@ -489,10 +491,10 @@ def demo_app(tmp_path: Path, key_cache: Path) -> Iterator[Flask]:
                                    environ={}))
     app.config["TESTING"] = True
     with app.app_context():
-        seed(db.session)
+        seed(db.session())
         key = runtime().context.key("test-sp")
         register_service_provider(
-            db.session, metadata=sp_descriptor(entity_id=SP_ENTITY_ID, key=key, acs_url=SP_ACS,
+            db.session(), metadata=sp_descriptor(entity_id=SP_ENTITY_ID, key=key, acs_url=SP_ACS,
                                                services=[(1, "Inkomstenbelasting", INKOMSTEN)]),
             service=INKOMSTEN, catalogue=runtime().context.catalogue())
         yield app

@@ -140,4 +140,5 @@ def test_web_11_forwarded_headers_are_ignored_unless_configured(demo: Flask) -> 
     response = demo.test_client().get("/.well-known/openid-configuration", headers={
         "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"})
     assert "evil.example" not in response.text
+    assert response.json is not None
     assert response.json["issuer"] == "http://localhost"

@@ -31,6 +31,7 @@ from broker.web.continuations import render_continuation
 from broker.web.database import db
 from broker.web.runtime import runtime
 from tests.fakes import FakeConnector
+from tests.fakes import fake_connector
 
 SERVICE = "92a383fd-f732-5aaf-af23-d9acf46c4c3a"  # Inkomstenbelasting, digid, substantial
 REDIRECT_URI = "https://rp.example.nl/callback"
@@ -54,12 +55,12 @@ def components() -> Components:
 @pytest.fixture
 def app(app: Flask) -> Iterator[Flask]:
     """The broker with the demo services and three registered clients."""
-    seed(db.session)
-    register_client(db.session, client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
+    seed(db.session())
+    register_client(db.session(), client_id="rp-pseudo", redirect_uris=[REDIRECT_URI],
                     secret=SECRET)
-    register_client(db.session, client_id="rp-bsn", redirect_uris=[REDIRECT_URI],
+    register_client(db.session(), client_id="rp-bsn", redirect_uris=[REDIRECT_URI],
                     secret=BSN_SECRET, may_receive_bsn=True)
-    register_client(db.session, client_id="rp-act", redirect_uris=[REDIRECT_URI],
+    register_client(db.session(), client_id="rp-act", redirect_uris=[REDIRECT_URI],
                     secret=ACT_SECRET, claims_profile="act")
     yield app
 
@@ -97,7 +98,7 @@ def query(location: str) -> dict[str, str]:
 def authenticate(app: Flask, identity: Identity) -> str:
     """Finish the last flow the fake connector started as ``identity``; the redirect URL."""
     with app.test_request_context():
-        connector = runtime().connectors["digid"]
+        connector = fake_connector()
         flow = connector.started[-1]
         runtime().context.flows.authenticated(flow, identity)
         response = render_continuation(runtime().login.finish(flow, identity))

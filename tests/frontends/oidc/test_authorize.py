@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from broker.web.runtime import runtime
+from tests.fakes import fake_connector
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import SERVICE
 from tests.frontends.oidc.conftest import authorize_params
@@ -16,7 +16,7 @@ from tests.frontends.oidc.conftest import query
 
 def _started(app: Flask) -> int:
     with app.test_request_context():
-        return len(runtime().connectors["digid"].started)
+        return len(fake_connector().started)
 
 
 def _assert_page_without_redirect(response: Any) -> None:
@@ -44,7 +44,7 @@ def test_authorize_valid_request_starts_flow_at_connector(app: Flask, client: An
     assert response.headers["Location"].endswith("/connect/digid/done")
     assert _started(app) == 1
     with app.test_request_context():
-        flow = runtime().connectors["digid"].started[0]
+        flow = fake_connector().started[0]
     assert flow.requester == "rp-pseudo"
     assert flow.service == SERVICE
     assert flow.min_loa == "substantial"
@@ -57,7 +57,7 @@ def test_authorize_acr_values_high_raises_minimum_level(app: Flask, client: Any)
     client.get("/oidc/authorize", query_string=params)
 
     with app.test_request_context():
-        assert runtime().connectors["digid"].started[0].min_loa == "high"
+        assert fake_connector().started[0].min_loa == "high"
 
 
 def test_authorize_unknown_client_shows_page_without_redirect(app: Flask, client: Any) -> None:
@@ -161,7 +161,7 @@ def test_authorize_by_post_form_starts_flow(app: Flask, client: Any) -> None:
 
 def _started_flow(app: Flask) -> Any:
     with app.test_request_context():
-        [flow] = runtime().connectors["digid"].started
+        [flow] = fake_connector().started
     return flow
 
 

@@ -45,13 +45,13 @@ def test_register_client_bad_input_refused_and_nothing_stored(
 @pytest.mark.parametrize("uri", ["http://localhost:8000/cb", "http://127.0.0.1/cb",
                                  "http://[::1]:5000/cb"])
 def test_register_client_http_loopback_accepted(app: Flask, uri: str) -> None:
-    assert register_client(db.session, client_id="local-rp", redirect_uris=[uri],
+    assert register_client(db.session(), client_id="local-rp", redirect_uris=[uri],
                            secret="z" * 32) is None
-    assert find_client(db.session, "local-rp") is not None
+    assert find_client(db.session(), "local-rp") is not None
 
 
 def test_register_client_without_secret_returns_generated_one(app: Flask) -> None:
-    secret = register_client(db.session, client_id="gen-rp", redirect_uris=[GOOD_URI],
+    secret = register_client(db.session(), client_id="gen-rp", redirect_uris=[GOOD_URI],
                              secret=None)
 
     assert secret is not None and len(secret) >= 32
@@ -61,12 +61,12 @@ def test_register_client_without_secret_returns_generated_one(app: Flask) -> Non
 
 
 def test_register_client_existing_id_updates_it(app: Flask) -> None:
-    register_client(db.session, client_id="upd-rp", redirect_uris=[GOOD_URI], secret="a" * 32)
+    register_client(db.session(), client_id="upd-rp", redirect_uris=[GOOD_URI], secret="a" * 32)
 
-    register_client(db.session, client_id="upd-rp", redirect_uris=["https://rp.example.nl/2"],
+    register_client(db.session(), client_id="upd-rp", redirect_uris=["https://rp.example.nl/2"],
                     secret="b" * 32, claims_profile="act", may_receive_bsn=True)
 
-    client = find_client(db.session, "upd-rp")
+    client = find_client(db.session(), "upd-rp")
     assert client is not None
     assert client.redirect_uris == ("https://rp.example.nl/2",)
     assert client.claims_profile == "act" and client.may_receive_bsn
@@ -74,12 +74,12 @@ def test_register_client_existing_id_updates_it(app: Flask) -> None:
 
 
 def test_register_client_refused_update_keeps_old_registration(app: Flask) -> None:
-    register_client(db.session, client_id="keep-rp", redirect_uris=[GOOD_URI], secret="a" * 32)
+    register_client(db.session(), client_id="keep-rp", redirect_uris=[GOOD_URI], secret="a" * 32)
 
     with pytest.raises(InputError):
-        register_client(db.session, client_id="keep-rp",
+        register_client(db.session(), client_id="keep-rp",
                         redirect_uris=["http://evil.example.com/cb"], secret="b" * 32)
 
-    client = find_client(db.session, "keep-rp")
+    client = find_client(db.session(), "keep-rp")
     assert client is not None and client.redirect_uris == (GOOD_URI,)
     assert client.check_client_secret("a" * 32)

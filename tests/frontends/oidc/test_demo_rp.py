@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from broker.app import csrf
 from broker.demo import oidc_rp
@@ -48,12 +49,12 @@ def demo_app(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     def get(url: str, *, timeout: int) -> _Reply:
         return _Reply(backend.get(urlsplit(url).path))
 
-    monkeypatch.setattr(oidc_rp.requests, "post", post)
-    monkeypatch.setattr(oidc_rp.requests, "get", get)
+    monkeypatch.setattr("broker.demo.oidc_rp.requests.post", post)
+    monkeypatch.setattr("broker.demo.oidc_rp.requests.get", get)
     yield app
 
 
-def _to_broker(client: Any) -> str:
+def _to_broker(client: FlaskClient) -> str:
     login = client.get(f"/demo/oidc/login?service={SERVICE}")
     assert login.status_code == 303
     target = urlsplit(login.headers["Location"])

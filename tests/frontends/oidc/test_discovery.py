@@ -52,6 +52,7 @@ def test_jwks_holds_public_rsa_and_ec_keys_with_kid(app: Flask, client: Any) -> 
 def test_signing_keys_sign_verifiable_with_published_jwks(app: Flask, client: Any,
                                                          alg: str) -> None:
     frontend = runtime().frontends["oidc"]
+    assert isinstance(frontend, OidcFrontend)
     keys = KeySet.import_key_set(client.get("/oidc/jwks").get_json())
 
     token = jwt.decode(frontend.keys.sign({"sub": "x"}, alg), keys, algorithms=[alg])

@@ -8,6 +8,7 @@ from flask import Flask
 
 from broker.errors import UpstreamCancelledError
 from broker.web.runtime import runtime
+from tests.fakes import fake_connector
 from tests.frontends.oidc.conftest import REDIRECT_URI
 from tests.frontends.oidc.conftest import authorize_params
 from tests.frontends.oidc.conftest import query
@@ -16,7 +17,7 @@ from tests.frontends.oidc.conftest import query
 def test_respond_error_redirects_with_error_and_state(app: Flask, client: Any) -> None:
     client.get("/oidc/authorize", query_string=authorize_params())
     with app.test_request_context():
-        flow = runtime().connectors["digid"].started[-1]
+        flow = fake_connector().started[-1]
         continuation = runtime().frontends["oidc"].respond_error(UpstreamCancelledError(), flow)
 
     assert continuation.method == "GET"

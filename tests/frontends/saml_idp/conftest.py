@@ -58,7 +58,7 @@ def components() -> Components:
 
 @pytest.fixture
 def seeded(app: Flask) -> None:
-    seed(db.session)
+    seed(db.session())
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def sp_metadata(sp_key: KeyPair) -> bytes:
 
 @pytest.fixture
 def registered(seeded: None, sp_metadata: bytes) -> None:
-    register_service_provider(db.session, metadata=sp_metadata, service=INKOMSTEN,
+    register_service_provider(db.session(), metadata=sp_metadata, service=INKOMSTEN,
                               catalogue=runtime().context.catalogue())
 
 
@@ -129,9 +129,9 @@ def posted_form(html: str) -> Posted | None:
     """The form carrying a SAMLResponse on a page, or None when the page has none."""
     page = lxml.html.fromstring(html)
     for form in page.xpath("//form"):
-        fields = {el.get("name"): el.get("value") or "" for el in form.xpath(".//input[@name]")}
+        fields = {el.get("name", ""): el.get("value") or "" for el in form.xpath(".//input[@name]")}
         if "SAMLResponse" in fields:
-            return Posted(form.get("action"), fields)
+            return Posted(form.get("action", ""), fields)
     return None
 
 

@@ -50,7 +50,7 @@ def test_demo_sp_registers_itself_and_logs_in(demo_app: Flask, client: Any) -> N
     digid.identity = citizen()
     login = client.get(f"/demo/saml/login?service={INKOMSTEN}")
     assert login.status_code == 303 and "/saml/idp/sso?SAMLRequest=" in login.headers["Location"]
-    assert providers.find(db.session, DEMO_SP) is not None
+    assert providers.find(db.session(), DEMO_SP) is not None
     page = follow(client, client.get(login.headers["Location"]))
     form = posted_form(page.get_data(as_text=True))
     assert form is not None and form.url == "http://localhost/demo/saml/acs"

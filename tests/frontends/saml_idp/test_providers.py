@@ -42,7 +42,7 @@ def _count() -> int:
 def _refused(document: bytes, catalogue: ServiceCatalogue, service: str | None = INKOMSTEN,
              ) -> str:
     with pytest.raises(InputError) as caught:
-        providers.register_service_provider(db.session, metadata=document, service=service,
+        providers.register_service_provider(db.session(), metadata=document, service=service,
                                             catalogue=catalogue)
     assert _count() == 0
     return str(caught.value)
@@ -71,7 +71,7 @@ def _sp(key: KeyPair, services: list[tuple[int, str, str]] | None = None,
 def test_register_valid_metadata_maps_indexes_and_default(
         catalogue: ServiceCatalogue, sp_key: KeyPair) -> None:
     row = providers.register_service_provider(
-        db.session, metadata=_sp(sp_key, [(1, "IB", INKOMSTEN), (2, "OB", OMZETBELASTING)]),
+        db.session(), metadata=_sp(sp_key, [(1, "IB", INKOMSTEN), (2, "OB", OMZETBELASTING)]),
         service=OMZETBELASTING, catalogue=catalogue)
     assert row.entity_id == SP_ENTITY_ID
     assert row.services_by_index == {"1": INKOMSTEN, "2": OMZETBELASTING}
@@ -80,20 +80,20 @@ def test_register_valid_metadata_maps_indexes_and_default(
 
 def test_register_single_consuming_service_becomes_default(
         catalogue: ServiceCatalogue, sp_key: KeyPair) -> None:
-    row = providers.register_service_provider(db.session, metadata=_sp(sp_key), service=None,
+    row = providers.register_service_provider(db.session(), metadata=_sp(sp_key), service=None,
                                               catalogue=catalogue)
     assert row.default_service == INKOMSTEN
 
 
 def test_register_same_entity_again_replaces_it(catalogue: ServiceCatalogue,
                                                 sp_key: KeyPair) -> None:
-    providers.register_service_provider(db.session, metadata=_sp(sp_key), service=None,
+    providers.register_service_provider(db.session(), metadata=_sp(sp_key), service=None,
                                         catalogue=catalogue)
     providers.register_service_provider(
-        db.session, metadata=_sp(sp_key, [(5, "OB", OMZETBELASTING)]), service=None,
+        db.session(), metadata=_sp(sp_key, [(5, "OB", OMZETBELASTING)]), service=None,
         catalogue=catalogue)
     assert _count() == 1
-    found = providers.find(db.session, SP_ENTITY_ID)
+    found = providers.find(db.session(), SP_ENTITY_ID)
     assert found is not None and found.services_by_index == {5: OMZETBELASTING}
     assert found.default_service == OMZETBELASTING
 
@@ -175,9 +175,9 @@ def test_load_metadata_from_unreachable_url_is_refused() -> None:
 
 def test_find_parses_stored_metadata_once_per_version(
         app: Flask, catalogue: ServiceCatalogue, sp_key: KeyPair) -> None:
-    providers.register_service_provider(db.session, metadata=_sp(sp_key), service=None,
+    providers.register_service_provider(db.session(), metadata=_sp(sp_key), service=None,
                                         catalogue=catalogue)
-    first = providers.find(db.session, SP_ENTITY_ID)
+    first = providers.find(db.session(), SP_ENTITY_ID)
     assert first is not None
-    assert providers.find(db.session, SP_ENTITY_ID) is first
-    assert providers.find(db.session, "https://unknown.example.nl") is None
+    assert providers.find(db.session(), SP_ENTITY_ID) is first
+    assert providers.find(db.session(), "https://unknown.example.nl") is None

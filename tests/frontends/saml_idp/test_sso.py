@@ -204,7 +204,7 @@ def test_sp_without_signed_requests_may_send_unsigned_redirect(
         client: Any, seeded: None, app: Flask, digid: FakeConnector) -> None:
     key = runtime().context.key("test-sp")
     document = etree.tostring(parse(_unsigned_sp_metadata(key)))
-    register_service_provider(db.session, metadata=document, service=INKOMSTEN,
+    register_service_provider(db.session(), metadata=document, service=INKOMSTEN,
                               catalogue=runtime().context.catalogue())
     response = _redirect(client, _request(index=None), None)
     assert response.status_code == 303
