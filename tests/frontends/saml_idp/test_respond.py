@@ -134,7 +134,7 @@ def test_respond_error_produces_signed_error_response_with_status(
     assert codes == ["urn:oasis:names:tc:SAML:2.0:status:Responder",
                      "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"]
     message = root.find(f".//{{{NS['samlp']}}}StatusMessage")
-    assert message is not None and message.text == InsufficientLoaError.public_message_en
+    assert message is not None and message.text == InsufficientLoaError.public_message.en
     assert root.find(f".//{{{NS['saml']}}}Assertion") is None
 
 
